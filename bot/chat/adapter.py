@@ -1,0 +1,52 @@
+"""The one interface every chat platform sits behind."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.chat.model import ChatRef, Incoming, Post, SentRef
+
+OnIncoming = Callable[[Incoming], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformLimits:
+    """A platform's published limits, used to render and to pace.
+
+    `per_chat_interval` is the minimum gap between two messages to one chat
+    (for groups and channels; private chats use `private_interval`), and
+    `global_rate` the messages per second across all chats.
+    """
+
+    text_max: int
+    caption_max: int
+    global_rate: float
+    per_chat_interval: float
+    private_interval: float = 0.0
+
+
+class ChatAdapter(Protocol):
+    """A chat platform as the rest of the bot sees it."""
+
+    platform: str
+    limits: PlatformLimits
+
+    async def start(self, on_incoming: OnIncoming) -> None:
+        """Connect and begin handing incoming updates to `on_incoming`; returns when ready."""
+        ...
+
+    async def send(
+        self, chat: ChatRef, post: Post, *, key: str, reply_to: str | None = None
+    ) -> SentRef:
+        """Deliver `post` to `chat`. `key` is a stable idempotency key for this delivery."""
+        ...
+
+    async def edit(self, sent: SentRef, post: Post) -> None:
+        """Replace the content of an earlier post."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop receiving and release every resource; safe to call twice."""
+        ...

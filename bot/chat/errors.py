@@ -1,0 +1,31 @@
+"""Neutral delivery errors. Adapters translate platform errors into these."""
+
+from __future__ import annotations
+
+
+class ChatError(Exception):
+    """Base of every error an adapter raises for a send or an edit."""
+
+
+class RateLimited(ChatError):
+    """The platform asked us to wait `retry_after` seconds before the next request."""
+
+    def __init__(self, retry_after: float, message: str = "") -> None:
+        super().__init__(message or f"rate limited, retry after {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
+class ChatGone(ChatError):
+    """The chat no longer takes our messages (blocked, kicked, not found): deactivate it."""
+
+
+class Transient(ChatError):
+    """A failure before the request reached the platform; safe to retry."""
+
+
+class MaybeDelivered(ChatError):
+    """The request may have reached the platform (e.g. a read timeout after sending)."""
+
+
+class Rejected(ChatError):
+    """A permanent refusal (a 4xx other than the above); retrying will not help."""

@@ -1,0 +1,177 @@
+"""The platform-neutral model every adapter speaks.
+
+Nothing here knows about Telegram or Matrix: handlers and services build
+these objects and adapters translate them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class ChatKind(enum.StrEnum):
+    """What kind of conversation a chat is; pacing and wording depend on it."""
+
+    PRIVATE = "private"
+    GROUP = "group"
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """One conversation on one platform (a private chat, a group, a channel, a room)."""
+
+    platform: str
+    id: str
+    kind: ChatKind = ChatKind.PRIVATE
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """The person who sent an incoming message.
+
+    `id` is the platform's stable id: a numeric Telegram user id, a full
+    Matrix user id, or a console name.
+    """
+
+    platform: str
+    id: str
+    display_name: str = ""
+
+
+class IncomingKind(enum.StrEnum):
+    MESSAGE = "message"
+    BUTTON = "button"  # a press on a Button whose action is a command
+    BOT_ADDED = "bot_added"  # the bot was added to (or unblocked in) a chat
+    BOT_REMOVED = "bot_removed"  # the bot was removed, kicked or blocked
+    CHAT_MIGRATED = "chat_migrated"  # the chat got a new id (Telegram supergroup)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """Something a platform told the bot, already translated by an adapter."""
+
+    chat: ChatRef
+    sender: Sender
+    text: str = ""
+    message_id: str | None = None
+    kind: IncomingKind = IncomingKind.MESSAGE
+    new_chat_id: str | None = None  # set for CHAT_MIGRATED
+
+    @property
+    def platform(self) -> str:
+        return self.chat.platform
+
+
+@dataclass(frozen=True, slots=True)
+class SentRef:
+    """Where a sent post landed, so that it can be edited later."""
+
+    chat: ChatRef
+    message_id: str
+
+
+# --- rich text -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A run of text with inline styles; `link` makes it a hyperlink."""
+
+    text: str
+    bold: bool = False
+    italic: bool = False
+    code: bool = False
+    link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BulletList:
+    items: tuple[tuple[Span, ...], ...]
+    ordered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    spans: tuple[Span, ...]
+
+
+Block = Paragraph | BulletList | Quote
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice offered under a post.
+
+    Exactly one of `command` (what pressing it would type, e.g.
+    "/donate russia 50") or `url` (a link to open) is set. Platforms without
+    buttons show the command as a text choice.
+    """
+
+    label: str
+    command: str | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("a Button needs exactly one of command or url")
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """Platform-neutral rich content: blocks of text, an optional image, button rows."""
+
+    blocks: tuple[Block, ...] = ()
+    image_url: str | None = None
+    buttons: tuple[tuple[Button, ...], ...] = field(default=())
+    link_preview: bool = False
+
+    @classmethod
+    def text(cls, *paragraphs: str) -> Post:
+        """A post of plain paragraphs."""
+        return cls(blocks=tuple(Paragraph((Span(p),)) for p in paragraphs))
+
+
+# Small builders that keep handler code readable.
+
+
+def span(text: str) -> Span:
+    return Span(text)
+
+
+def bold(text: str) -> Span:
+    return Span(text, bold=True)
+
+
+def italic(text: str) -> Span:
+    return Span(text, italic=True)
+
+
+def code(text: str) -> Span:
+    return Span(text, code=True)
+
+
+def link(text: str, url: str) -> Span:
+    return Span(text, link=url)
+
+
+def para(*parts: Span | str) -> Paragraph:
+    return Paragraph(tuple(Span(p) if isinstance(p, str) else p for p in parts))
+
+
+def bullets(*items: tuple[Span, ...] | Span | str, ordered: bool = False) -> BulletList:
+    def one(item: tuple[Span, ...] | Span | str) -> tuple[Span, ...]:
+        if isinstance(item, str):
+            return (Span(item),)
+        if isinstance(item, Span):
+            return (item,)
+        return item
+
+    return BulletList(tuple(one(i) for i in items), ordered=ordered)

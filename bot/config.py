@@ -1,0 +1,376 @@
+"""The bot's configuration: TOML validated into typed, frozen objects.
+
+Structural problems (types, unknown keys, bad URLs, unset environment
+variables) are all reported at once by pydantic; cross-references between
+sections (a feed naming an unknown channel) are checked afterwards, also all
+at once. Secrets never appear in the file: keys ending in `_env` name the
+environment variable that holds them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+
+class ConfigError(Exception):
+    """The configuration has problems; `problems` lists every one with its key path."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(f"{source}: {len(problems)} problem(s):\n" + "\n".join(problems))
+        self.source = source
+        self.problems = problems
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("not an http(s) URL")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number of seconds or a string such as "90s", "10m", "1h"."""
+    if isinstance(value, bool):
+        raise ValueError("not a duration")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    raise ValueError('not a duration (use seconds or a string like "90s", "10m", "1h")')
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+
+
+def _matrix_user_id(value: str) -> str:
+    if not re.match(r"^@[^:\s]+:\S+$", value):
+        raise ValueError(f"{value!r} is not a full Matrix user id like @bot:example.org")
+    return value
+
+
+MatrixUserId = Annotated[str, AfterValidator(_matrix_user_id)]
+
+
+def _environ(info: ValidationInfo) -> Mapping[str, str]:
+    context = info.context if isinstance(info.context, dict) else {}
+    environ = context.get("environ")
+    return environ if environ is not None else os.environ
+
+
+def _require_env_if_enabled(value: str | None, info: ValidationInfo) -> str | None:
+    """An enabled section's secret must be present in the environment."""
+    if value and info.data.get("enabled") and not _environ(info).get(value):
+        raise ValueError(f"environment variable {value} is not set")
+    return value
+
+
+class Section(BaseModel):
+    # validate_default: a default `_env` name must still be checked against the environment.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class BotSection(Section):
+    name: str = "Outreach bot"
+    welcome: str = "I post our new articles, take donations for our campaigns and report progress."
+    commands_per_minute: int = Field(default=20, ge=1, le=1000)
+
+
+class StorageSection(Section):
+    path: str = "outreach.sqlite3"
+
+
+class ConsoleSection(Section):
+    enabled: bool = False
+    user: str = "you"
+
+
+class TelegramSection(Section):
+    enabled: bool = False
+    token_env: str = "TELEGRAM_BOT_TOKEN"
+    api_base: HttpUrl = "https://api.telegram.org/bot"
+    delivery: Literal["at_most_once", "at_least_once"] = "at_most_once"
+    webhook_url: HttpUrl | None = None
+    webhook_listen: str = "127.0.0.1:8443"
+    webhook_secret_env: str | None = None
+
+    _check_token = field_validator("token_env", "webhook_secret_env")(_require_env_if_enabled)
+
+
+class MatrixSection(Section):
+    enabled: bool = False
+    homeserver: HttpUrl = "https://matrix.example.org"
+    user_id: str = "@outreach:example.org"
+    access_token_env: str | None = "MATRIX_ACCESS_TOKEN"
+    device_id_env: str | None = None
+    password_env: str | None = None
+    rate: float = Field(default=0.2, gt=0)
+    burst: int = Field(default=10, ge=1)
+    exempt: bool = False
+
+    _check_secrets = field_validator("access_token_env", "device_id_env", "password_env")(
+        _require_env_if_enabled
+    )
+
+    @field_validator("user_id")
+    @classmethod
+    def _mxid(cls, value: str) -> str:
+        return _matrix_user_id(value)
+
+
+class ChannelEntry(Section):
+    name: Slug
+    platform: Literal["telegram", "matrix", "console"]
+    chat: str = Field(min_length=1)
+
+
+class FeedEntry(Section):
+    name: Slug
+    url: HttpUrl
+    channels: list[str] = []
+    interval: Annotated[Duration, Field(ge=60)] = 600.0
+    backfill: int = Field(default=1, ge=0, le=20)
+    include: list[str] = []
+    exclude: list[str] = []
+    topics: dict[str, str] = {}
+    allow_private: bool = False
+    edit_on_update: bool = False
+
+
+class CampaignEntry(Section):
+    id: Slug
+    title: str = Field(min_length=1)
+    earmark: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    goal: Decimal = Field(gt=0)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    amounts: list[Decimal] = [Decimal(10), Decimal(25), Decimal(50), Decimal(100)]
+    highlight: Decimal | None = Decimal(50)
+    custom_amount: bool = True
+    deadline: date | None = None
+    active: bool = True
+    channels: list[str] = []
+    provider: Literal["stripe", "static"] = "static"
+
+    @field_validator("amounts")
+    @classmethod
+    def _positive(cls, value: list[Decimal]) -> list[Decimal]:
+        if any(a <= 0 for a in value):
+            raise ValueError("every suggested amount must be greater than 0")
+        return value
+
+
+class StripeSection(Section):
+    secret_key_env: str = "STRIPE_SECRET_KEY"
+    webhook_secret_env: str = "STRIPE_WEBHOOK_SECRET"
+    api_base: HttpUrl = "https://api.stripe.com"
+    success_url: HttpUrl = "https://example.org/thank-you"
+    cancel_url: HttpUrl = "https://example.org/donate"
+
+
+class DonationsSection(Section):
+    static_url: str = ""
+
+    @field_validator("static_url")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if not value:
+            return value
+        _http_url(value)
+        known = {"campaign", "amount", "currency", "earmark"}
+        unknown = set(re.findall(r"{([^}]*)}", value)) - known
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder(s) {sorted(unknown)}; "
+                "use {campaign}, {amount}, {currency}, {earmark}"
+            )
+        return value
+
+
+class WebSection(Section):
+    listen: str = "127.0.0.1:8080"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("not HOST:PORT")
+        return value
+
+
+class AdminsSection(Section):
+    telegram: list[int] = []
+    matrix: list[MatrixUserId] = []
+    console: list[str] = []
+
+
+class Config(Section):
+    bot: BotSection = BotSection()
+    storage: StorageSection = StorageSection()
+    console: ConsoleSection = ConsoleSection()
+    telegram: TelegramSection = TelegramSection()
+    matrix: MatrixSection = MatrixSection()
+    channels: list[ChannelEntry] = []
+    feeds: list[FeedEntry] = []
+    campaigns: list[CampaignEntry] = []
+    stripe: StripeSection = StripeSection()
+    donations: DonationsSection = DonationsSection()
+    web: WebSection = WebSection()
+    admins: AdminsSection = AdminsSection()
+    base_dir: Path = Path()
+
+    def enabled_platforms(self) -> list[str]:
+        sections: dict[str, ConsoleSection | TelegramSection | MatrixSection] = {
+            "console": self.console,
+            "telegram": self.telegram,
+            "matrix": self.matrix,
+        }
+        return [name for name, section in sections.items() if section.enabled]
+
+    def database_path(self) -> Path:
+        path = Path(self.storage.path).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    def secrets(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """Values of every secret the config names, so logs can redact them."""
+        environ = os.environ if environ is None else environ
+        names = [
+            self.telegram.token_env,
+            self.telegram.webhook_secret_env,
+            self.matrix.access_token_env,
+            self.matrix.password_env,
+            self.stripe.secret_key_env,
+            self.stripe.webhook_secret_env,
+        ]
+        return [environ[n] for n in names if n and environ.get(n)]
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+_MESSAGES = {
+    "extra_forbidden": "unknown key (check the spelling; config.example.toml lists every key)",
+    "missing": "required key is missing",
+}
+
+
+def _structural_problems(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        message = _MESSAGES.get(item["type"], item["msg"]).removeprefix("Value error, ")
+        problems.append(f"{_key_path(item['loc'])}: {message}")
+    return problems
+
+
+def _cross_reference_problems(cfg: Config, environ: Mapping[str, str]) -> list[str]:
+    problems: list[str] = []
+    enabled = set(cfg.enabled_platforms())
+
+    def unique(kind: str, names: list[str]) -> None:
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                problems.append(f"{kind}[{i}]: duplicate name {name!r}")
+            seen.add(name)
+
+    unique("channels", [c.name for c in cfg.channels])
+    unique("feeds", [f.name for f in cfg.feeds])
+    unique("campaigns", [c.id for c in cfg.campaigns])
+    channel_names = {c.name for c in cfg.channels}
+    for i, channel in enumerate(cfg.channels):
+        if channel.platform not in enabled:
+            problems.append(
+                f"channels[{i}].platform: {channel.platform} is not enabled "
+                f"(set [{channel.platform}] enabled = true)"
+            )
+    references = (
+        ("feeds", [f.channels for f in cfg.feeds]),
+        ("campaigns", [c.channels for c in cfg.campaigns]),
+    )
+    for kind, channel_lists in references:
+        for i, names in enumerate(channel_lists):
+            for j, name in enumerate(names):
+                if name not in channel_names:
+                    problems.append(f"{kind}[{i}].channels[{j}]: no channel named {name!r}")
+    if any(c.provider == "static" for c in cfg.campaigns) and not cfg.donations.static_url:
+        problems.append(
+            "donations.static_url: required when a campaign uses provider = \"static\""
+        )
+    if any(c.provider == "stripe" for c in cfg.campaigns):
+        for key in ("secret_key_env", "webhook_secret_env"):
+            name = getattr(cfg.stripe, key)
+            if not environ.get(name):
+                problems.append(f"stripe.{key}: environment variable {name} is not set")
+    for i, campaign in enumerate(cfg.campaigns):
+        if campaign.highlight is not None and campaign.highlight not in campaign.amounts:
+            problems.append(f"campaigns[{i}].highlight: {campaign.highlight} is not in amounts")
+    return problems
+
+
+def parse_config(
+    data: dict[str, Any],
+    *,
+    source: str = "config",
+    base_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Validate a parsed TOML document; raise ConfigError listing every problem."""
+    environ = os.environ if environ is None else environ
+    if "base_dir" in data:
+        raise ConfigError(source, ["base_dir: unknown key (check the spelling)"])
+    payload = {**data, "base_dir": base_dir or Path.cwd()}
+    try:
+        cfg = Config.model_validate(payload, context={"environ": environ})
+    except ValidationError as exc:
+        raise ConfigError(source, _structural_problems(exc)) from None
+    problems = _cross_reference_problems(cfg, environ)
+    if problems:
+        raise ConfigError(source, problems)
+    return cfg
+
+
+def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a TOML config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    return parse_config(
+        data, source=str(path), base_dir=path.resolve().parent, environ=environ
+    )

@@ -1,0 +1,45 @@
+"""What a command handler receives besides the message: services and request facts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.chat import Incoming, Post
+from bot.config import Config
+from bot.storage import Database
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """One registered command: its name, handler and how /help describes it."""
+
+    name: str
+    handler: Handler
+    summary: str
+    usage: str = ""
+    admin: bool = False
+
+
+@dataclass(slots=True)
+class Services:
+    """The long-lived parts handlers may use. The composition root fills it in."""
+
+    config: Config
+    db: Database
+    commands: list[CommandSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Per-command facts: who asked (admin or not), the parsed arguments, the services."""
+
+    services: Services
+    command: str
+    args: tuple[str, ...]
+    arg_text: str
+    is_admin: bool
+
+
+Reply = Post | None
+Handler = Callable[[Incoming, Context], Awaitable[Reply]]

@@ -1,0 +1,1 @@
+"""Feeds: fetch, parse, normalise, render and poll the organisations feeds."""

@@ -1,0 +1,18 @@
+"""Typed queries for the bot_state key/value table."""
+
+from __future__ import annotations
+
+from bot.storage.db import Database
+
+
+async def get_state(db: Database, key: str) -> str | None:
+    row = await db.fetch_one("SELECT value FROM bot_state WHERE key = ?", (key,))
+    return None if row is None else str(row[0])
+
+
+async def set_state(db: Database, key: str, value: str) -> None:
+    await db.execute(
+        "INSERT INTO bot_state (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
