@@ -6,22 +6,30 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot import __version__
 from bot.adapters.console import ConsoleAdapter
 from bot.chat import ChatAdapter, ChatError, Incoming
-from bot.config import Config
+from bot.config import Config, FeedEntry
 from bot.context import Services
+from bot.feeds.poller import FeedPoller, FeedSettings
+from bot.outbox.audience import Audience, ChannelSpec
+from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
+from bot.outbox.pacing import Pacer
 from bot.router import CommandRouter
 from bot.storage import Database, open_database
+from bot.storage import outbox as q
 from handlers import register_all
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0
+USER_AGENT = f"outreach-bot/{__version__} (+feed reader of an organisation's chat bot)"
 
 BackgroundJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -38,17 +46,80 @@ class ConsoleIO:
     stdout: TextIO | None = None
 
 
+def admin_targets(config: Config) -> list[q.Target]:
+    """Each admin's private chat on each enabled platform."""
+    enabled = config.enabled_platforms()
+    ids = {
+        "console": list(config.admins.console),
+        "telegram": [str(i) for i in config.admins.telegram],
+        "matrix": list(config.admins.matrix),
+    }
+    return [
+        q.Target(platform, chat_id, "private", "admin")
+        for platform in enabled
+        for chat_id in ids[platform]
+    ]
+
+
+def feed_settings(feed: FeedEntry) -> FeedSettings:
+    return FeedSettings(
+        name=feed.name,
+        url=feed.url,
+        channels=tuple(feed.channels),
+        interval=feed.interval,
+        backfill=feed.backfill,
+        include=tuple(feed.include),
+        exclude=tuple(feed.exclude),
+        topics=dict(feed.topics),
+        allow_private=feed.allow_private,
+        edit_on_update=feed.edit_on_update,
+    )
+
+
+def build_services(
+    config: Config, db: Database, *, clock: Callable[[], float] = time.time
+) -> Services:
+    channels = {c.name: ChannelSpec(c.name, c.platform, c.chat) for c in config.channels}
+    audience = Audience(db, channels, config.enabled_platforms(), admin_targets(config))
+    audience.clock = clock
+    poller = FeedPoller(
+        db, audience, [feed_settings(f) for f in config.feeds], user_agent=USER_AGENT, clock=clock
+    )
+    return Services(config=config, db=db, audience=audience, poller=poller, clock=clock)
+
+
+def delivery_policy(platform: str, config: Config) -> DeliveryPolicy:
+    """Matrix sends are idempotent (transaction ids); Telegram's only if the operator accepts
+    a rare duplicate; the console's trivially."""
+    if platform == "telegram":
+        return DeliveryPolicy(resend_uncertain=config.telegram.delivery == "at_least_once")
+    return DeliveryPolicy(resend_uncertain=True)
+
+
+def pacer_for(adapter: ChatAdapter) -> Pacer:
+    limits = adapter.limits
+    return Pacer(
+        rate=limits.global_rate if limits.global_rate > 0 else None,
+        burst=limits.burst,
+        group_interval=limits.per_chat_interval,
+        private_interval=limits.private_interval,
+    )
+
+
 @dataclass
 class App:
-    """A wired bot: adapters, router and services around one database."""
+    """A wired bot: adapters, router, delivery workers and services around one database."""
 
     config: Config
-    db: Database
     services: Services
     router: CommandRouter
     adapters: dict[str, ChatAdapter] = field(default_factory=dict)
-    background: list[BackgroundJob] = field(default_factory=list)
+    workers: dict[str, DeliveryWorker] = field(default_factory=dict)
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
 
     async def dispatch(self, incoming: Incoming) -> None:
         """Handle one incoming update and send the reply straight back to its chat."""
@@ -65,27 +136,72 @@ class App:
     def request_stop(self) -> None:
         self.stop_requested.set()
 
+    def wire_workers(self) -> None:
+        for platform, adapter in self.adapters.items():
+            self.workers[platform] = DeliveryWorker(
+                self.db,
+                adapter,
+                pacer_for(adapter),
+                delivery_policy(platform, self.config),
+                on_gone=self.services.audience.on_gone,
+                on_failed=self.services.audience.on_failed,
+            )
+        workers = self.workers
+        self.services.audience.wake = lambda p: workers[p].wake() if p in workers else None
+
+    async def recover(self) -> None:
+        """Resolve deliveries a crash left in `sending`, by each platform's rule."""
+        resend = [p for p in self.adapters if delivery_policy(p, self.config).resend_uncertain]
+        counts = await q.recover_sending(self.db, resend, time.time())
+        if counts["resend"] or counts["unknown"]:
+            log.warning(
+                "after a crash: %d interrupted deliveries will be re-sent, %d marked unknown",
+                counts["resend"],
+                counts["unknown"],
+            )
+
     async def run(self) -> None:
-        """Start every adapter and background job; on stop, shut down within the grace period."""
-        async with asyncio.TaskGroup() as tg:
-            jobs = [tg.create_task(job(self.stop_requested)) for job in self.background]
-            started: list[ChatAdapter] = []
+        """Run until a stop is requested; then shut down within the grace period."""
+        await self.recover()
+        started: list[ChatAdapter] = []
+        tasks: list[asyncio.Task[None]] = []
+        async with self.services.poller, asyncio.TaskGroup() as tg:
             try:
                 for adapter in self.adapters.values():
                     await adapter.start(self.dispatch)
                     started.append(adapter)
-                log.info("running with %s", ", ".join(self.adapters) or "no adapters")
+                jobs: list[BackgroundJob] = [w.run for w in self.workers.values()]
+                jobs.append(self.services.poller.run)
+                tasks = [tg.create_task(job(self.stop_requested)) for job in jobs]
+                log.info("running with %s", ", ".join(self.adapters))
                 await self.stop_requested.wait()
             finally:
                 self.stop_requested.set()
                 log.info("shutting down")
                 for adapter in reversed(started):
                     await adapter.stop()
-                if jobs:
-                    _, pending = await asyncio.wait(jobs, timeout=SHUTDOWN_GRACE)
-                    for task in pending:
-                        log.warning("a background job did not stop in time; cancelling it")
-                        task.cancel()
+            # Sends in flight finish; anything else left is resumable from the outbox.
+            _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE) if tasks else ((), ())
+            for task in pending:
+                log.warning("a background job did not stop in time; cancelling it")
+                task.cancel()
+
+    async def run_once(self) -> None:
+        """Poll every feed once, deliver everything due, and return (for cron)."""
+        await self.recover()
+        started: list[ChatAdapter] = []
+        try:
+            for adapter in self.adapters.values():
+                await adapter.start(None)
+                started.append(adapter)
+            async with self.services.poller:
+                await self.services.poller.poll_all()
+            async with asyncio.TaskGroup() as tg:
+                for worker in self.workers.values():
+                    tg.create_task(worker.drain())
+        finally:
+            for adapter in reversed(started):
+                await adapter.stop()
 
 
 def build_adapters(config: Config, app: App, console_io: ConsoleIO) -> dict[str, ChatAdapter]:
@@ -108,21 +224,29 @@ def build_adapters(config: Config, app: App, console_io: ConsoleIO) -> dict[str,
 
 
 def build_app(config: Config, db: Database, console_io: ConsoleIO | None = None) -> App:
-    services = Services(config=config, db=db)
+    services = build_services(config, db)
     router = CommandRouter(services)
     register_all(router)
-    app = App(config=config, db=db, services=services, router=router)
+    app = App(config=config, services=services, router=router)
     app.adapters = build_adapters(config, app, console_io or ConsoleIO())
+    app.wire_workers()
     return app
 
 
 async def run_bot(
-    config: Config, *, db_path: Path | None = None, console_io: ConsoleIO | None = None
+    config: Config,
+    *,
+    once: bool = False,
+    db_path: Path | None = None,
+    console_io: ConsoleIO | None = None,
 ) -> None:
-    """Run the bot until EOF on the console, SIGINT or SIGTERM."""
+    """Run the bot until EOF on the console, SIGINT or SIGTERM (or one pass with `once`)."""
     loop = asyncio.get_running_loop()
     async with open_database(db_path or config.database_path()) as db:
         app = build_app(config, db, console_io)
+        if once:
+            await app.run_once()
+            return
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, app.request_stop)

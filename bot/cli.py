@@ -8,12 +8,14 @@ import logging
 import sys
 import tempfile
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.app import StartupError, run_bot
 from bot.config import Config, ConfigError, load_config, parse_config
 from bot.demo import demo_config_text
+from bot.demo.server import serve_sample_feed
 from bot.logs import setup_logging
 from bot.storage import DatabaseTooNew, MigrationError, open_database
 
@@ -33,9 +35,7 @@ def _add_log_level(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c", "--config", type=Path, required=True, help="the TOML config file"
-    )
+    parser.add_argument("-c", "--config", type=Path, required=True, help="the TOML config file")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         "SIGINT or SIGTERM shuts it down gracefully.",
     )
     _add_config(run)
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="poll every feed once, deliver everything pending, then exit (for cron)",
+    )
     _add_log_level(run, "INFO")
 
     check = sub.add_parser(
@@ -86,19 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def demo_config(data_dir: Path, user: str | None) -> Config:
+def demo_config(data_dir: Path, user: str | None, feed_url: str) -> Config:
     data = tomllib.loads(demo_config_text())
     data.setdefault("storage", {})["path"] = str(data_dir / "outreach.sqlite3")
+    data["feeds"][0]["url"] = feed_url
     if user:
         data["console"]["user"] = user
     return parse_config(data, source="embedded demo config", base_dir=data_dir)
 
 
-def _run(config: Config, args: argparse.Namespace) -> int:
-    formatter = setup_logging(args.log_level)
-    formatter.add_secrets(config.secrets())
+def _run(main: Coroutine[Any, Any, None]) -> int:
     try:
-        asyncio.run(run_bot(config))
+        asyncio.run(main)
     except (StartupError, DatabaseTooNew, MigrationError) as exc:
         print(f"outreach-bot: {exc}", file=sys.stderr)
         return 1
@@ -107,15 +111,30 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _demo(data_dir: Path, user: str | None) -> None:
+    async with serve_sample_feed() as feed_url:
+        config = demo_config(data_dir, user, feed_url)
+        name = config.console.user
+        role = "an admin" if name in config.admins.console else "not an admin"
+        print(
+            f"outreach-bot demo: you are {name!r} ({role}). Type /help. Ctrl-D or Ctrl-C quits.\n",
+            flush=True,
+        )
+        await run_bot(config)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level)
     if args.data is not None:
-        return _run(demo_config(args.data.resolve(), args.user), args)
+        return _run(_demo(args.data.resolve(), args.user))
     with tempfile.TemporaryDirectory(prefix="outreach-demo-") as tmp:
-        return _run(demo_config(Path(tmp), args.user), args)
+        return _run(_demo(Path(tmp), args.user))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(load_config(args.config), args)
+    config = load_config(args.config)
+    setup_logging(args.log_level, config.secrets())
+    return _run(run_bot(config, once=args.once))
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

@@ -325,9 +325,7 @@ def _cross_reference_problems(cfg: Config, environ: Mapping[str, str]) -> list[s
                 if name not in channel_names:
                     problems.append(f"{kind}[{i}].channels[{j}]: no channel named {name!r}")
     if any(c.provider == "static" for c in cfg.campaigns) and not cfg.donations.static_url:
-        problems.append(
-            "donations.static_url: required when a campaign uses provider = \"static\""
-        )
+        problems.append('donations.static_url: required when a campaign uses provider = "static"')
     if any(c.provider == "stripe" for c in cfg.campaigns):
         for key in ("secret_key_env", "webhook_secret_env"):
             name = getattr(cfg.stripe, key)
@@ -371,6 +369,4 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
-    return parse_config(
-        data, source=str(path), base_dir=path.resolve().parent, environ=environ
-    )
+    return parse_config(data, source=str(path), base_dir=path.resolve().parent, environ=environ)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.chat import Incoming, Post
 from bot.config import Config
+from bot.feeds.poller import FeedPoller
+from bot.outbox.audience import Audience
 from bot.storage import Database
 
 
@@ -27,7 +30,10 @@ class Services:
 
     config: Config
     db: Database
+    audience: Audience
+    poller: FeedPoller
     commands: list[CommandSpec] = field(default_factory=list)
+    clock: Callable[[], float] = time.time
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,3 +19,28 @@ def make_config(tmp_path: Path, **sections: Any) -> Config:
     }
     data.update(sections)
     return parse_config(data, base_dir=tmp_path, environ={})
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def rss(*items: tuple[str, str, str], title: str = "Test feed") -> bytes:
+    """An RSS 2.0 document; each item is (guid, title, link); newest first."""
+    from xml.sax.saxutils import escape
+
+    body = "".join(
+        f"<item><guid isPermaLink='false'>{escape(g)}</guid><title>{escape(t)}</title>"
+        f"<link>{escape(link)}</link><description>About {escape(t)}.</description></item>"
+        for g, t, link in items
+    )
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel>"
+        f"<title>{escape(title)}</title><link>https://example.org/</link>{body}</channel></rss>"
+    ).encode()

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import build_services
 from bot.chat import ChatKind, ChatRef, Incoming, Post, Sender
 from bot.chat.plain import render_plain
-from bot.context import CommandSpec, Context, Reply, Services
+from bot.context import CommandSpec, Context, Reply
 from bot.router import CommandRouter, parse_command
 from bot.storage import Database
 from handlers import register_all
@@ -35,7 +36,7 @@ class FakeClock:
 def make_router(tmp_path: Path, db: Database, clock: FakeClock | None = None) -> CommandRouter:
     config = make_config(tmp_path, bot={"commands_per_minute": 3})
     router = CommandRouter(
-        Services(config=config, db=db),
+        build_services(config, db),
         bot_usernames={"console": "OutreachBot"},
         clock=clock or FakeClock(),
     )

@@ -31,7 +31,7 @@ from bot.chat.plain import render_plain
 class ConsoleAdapter:
     platform = "console"
     limits = PlatformLimits(
-        text_max=64_000, caption_max=64_000, global_rate=1000.0, per_chat_interval=0.0
+        text_max=64_000, caption_max=64_000, global_rate=0.0, per_chat_interval=0.0
     )
 
     def __init__(
@@ -54,7 +54,9 @@ class ConsoleAdapter:
     def user_chat(self) -> ChatRef:
         return ChatRef("console", self.user, ChatKind.PRIVATE, self.user)
 
-    async def start(self, on_incoming: OnIncoming) -> None:
+    async def start(self, on_incoming: OnIncoming | None) -> None:
+        if on_incoming is None:
+            return
         loop = asyncio.get_running_loop()
         lines: asyncio.Queue[str | None] = asyncio.Queue()
 

@@ -17,7 +17,8 @@ class PlatformLimits:
 
     `per_chat_interval` is the minimum gap between two messages to one chat
     (for groups and channels; private chats use `private_interval`), and
-    `global_rate` the messages per second across all chats.
+    `global_rate` the messages per second across all chats (0: unlimited),
+    with bursts of up to `burst` messages.
     """
 
     text_max: int
@@ -25,6 +26,7 @@ class PlatformLimits:
     global_rate: float
     per_chat_interval: float
     private_interval: float = 0.0
+    burst: float = 1.0
 
 
 class ChatAdapter(Protocol):
@@ -33,8 +35,12 @@ class ChatAdapter(Protocol):
     platform: str
     limits: PlatformLimits
 
-    async def start(self, on_incoming: OnIncoming) -> None:
-        """Connect and begin handing incoming updates to `on_incoming`; returns when ready."""
+    async def start(self, on_incoming: OnIncoming | None) -> None:
+        """Connect; returns when ready to send.
+
+        With `on_incoming`, also begin handing it incoming updates; with None
+        the adapter only sends (e.g. `run --once`).
+        """
         ...
 
     async def send(

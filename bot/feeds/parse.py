@@ -1,0 +1,398 @@
+"""Turn a fetched RSS/Atom/RDF document into plain-text `Article`s.
+
+Synchronous and CPU-bound: the caller runs `parse_feed` in a worker thread.
+Nothing from a feed leaves this module as markup: titles, summaries and
+authors are plain text, and every URL is an absolute http(s) URL.
+"""
+
+from __future__ import annotations
+
+import calendar
+import enum
+import html
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from bs4 import BeautifulSoup, Tag
+from bs4.element import CData, NavigableString, PageElement, PreformattedString
+
+from bot.feeds.article import Article, canonical_url, text_hash
+
+SUMMARY_MAX = 600
+
+# feedparser hands back dicts of loosely typed values; this is the view the
+# rest of the module works with, narrowed by the small accessors below.
+Entry = Mapping[str, object]
+
+
+class NotAFeed(Exception):
+    """The document is not an RSS, Atom or RDF feed (an HTML page, JSON, junk)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A feed's title and site link, and its articles in the order the feed gives them."""
+
+    title: str
+    link: str
+    articles: tuple[Article, ...]
+
+
+def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse a fetched feed document.
+
+    `url` is where the document was fetched from: relative links resolve
+    against it (or against the feed's own xml:base). A malformed feed that
+    still yields entries is used; a document that yields no entries and has
+    no feed structure raises `NotAFeed`. Entries repeating an earlier key are
+    dropped.
+    """
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    result: Mapping[str, Any] = feedparser.parse(body, response_headers=headers)
+    entries = _mappings(result.get("entries"))
+    if not entries and not result.get("version"):
+        raise NotAFeed(_not_a_feed_reason(body, content_type, result.get("bozo_exception")))
+    feed = result.get("feed")
+    feed_info: Entry = feed if isinstance(feed, Mapping) else {}
+    articles: list[Article] = []
+    seen: set[str] = set()
+    for entry in entries:
+        article = _article(entry, base=url)
+        if article is not None and article.key not in seen:
+            seen.add(article.key)
+            articles.append(article)
+    return ParsedFeed(
+        title=_plain_title(feed_info),
+        link=_absolute_http(_str(feed_info, "link"), url) or "",
+        articles=tuple(articles),
+    )
+
+
+def _not_a_feed_reason(body: bytes, content_type: str | None, error: object) -> str:
+    start = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    if not start:
+        detail = "the document is empty"
+    elif media_type == "text/html" or start.startswith(b"<!doctype html") or b"<html" in start:
+        detail = "looks like an HTML page"
+    elif start[:1] in (b"{", b"["):
+        detail = "looks like JSON; JSON Feed is not supported"
+    elif error is not None:
+        detail = f"not well-formed XML: {error}"
+    else:
+        detail = "no RSS, Atom or RDF elements found"
+    return f"not an RSS/Atom/RDF feed ({detail})"
+
+
+def _article(entry: Entry, *, base: str) -> Article | None:
+    title = _plain_title(entry)
+    url = _absolute_http(_str(entry, "link"), base) or ""
+    summary = cut_text(_summary_text(entry), SUMMARY_MAX)
+    if not (title or url or summary):
+        return None
+    key = _str(entry, "id").strip() or url or "sha256:" + text_hash(title, summary)
+    return Article(
+        key=key,
+        url=url,
+        canonical_url=canonical_url(url),
+        title=title,
+        author=_author(entry),
+        summary=summary,
+        image_url=_image_url(entry, base=base),
+        categories=_categories(entry),
+        published=_published(entry),
+    )
+
+
+def _plain_title(item: Entry) -> str:
+    """The title as one line of text.
+
+    feedparser marks a title as HTML only when it is built from harmless
+    HTML elements; anything else, such as an escaped `<script>`, is text
+    that happens to contain angle brackets, and is kept literally.
+    """
+    title = _str(item, "title")
+    detail = item.get("title_detail")
+    kind = _str(detail, "type") if isinstance(detail, Mapping) else ""
+    if kind in ("text/html", "application/xhtml+xml"):
+        title = html_to_text(title)
+    return " ".join(title.split())
+
+
+def _summary_text(entry: Entry) -> str:
+    # Summaries are always read as HTML: feedparser calls a description
+    # "text/plain" when it has no closing tag, yet `a<br />b` is still markup.
+    for fragment in (_str(entry, "summary"), *_content_values(entry)):
+        text = html_to_text(fragment)
+        if text:
+            return text
+    return ""
+
+
+def _author(entry: Entry) -> str:
+    detail = entry.get("author_detail")
+    name = _str(detail, "name") if isinstance(detail, Mapping) else ""
+    return " ".join((name or _str(entry, "author")).split())
+
+
+def _categories(entry: Entry) -> tuple[str, ...]:
+    terms: dict[str, str] = {}
+    for tag in _mappings(entry.get("tags")):
+        term = " ".join(_str(tag, "term").split())
+        if term:
+            terms.setdefault(term.casefold(), term)
+    return tuple(terms.values())
+
+
+def _published(entry: Entry) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed"):
+        value = entry.get(key)
+        if isinstance(value, time.struct_time):
+            try:
+                # feedparser's struct_time is already UTC.
+                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+            except (OverflowError, OSError, ValueError):
+                continue
+    return None
+
+
+# --- images ----------------------------------------------------------------
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
+
+
+def _image_url(entry: Entry, *, base: str) -> str | None:
+    """The entry's first image: media:content, media:thumbnail, enclosure, then <img>."""
+    candidates: list[str] = []
+    for item in _mappings(entry.get("media_content")):
+        if _is_image(item, require_hint=True):
+            candidates.append(_str(item, "url"))
+    # Media RSS defines a thumbnail as an image, so an untyped one counts.
+    for item in _mappings(entry.get("media_thumbnail")):
+        if _is_image(item, require_hint=False):
+            candidates.append(_str(item, "url"))
+    for item in _mappings(entry.get("enclosures")):
+        if _is_image({"type": item.get("type"), "url": item.get("href")}, require_hint=True):
+            candidates.append(_str(item, "href"))
+    for candidate in candidates:
+        absolute = _absolute_http(candidate, base)
+        if absolute:
+            return absolute
+    for fragment in (*_content_values(entry), _str(entry, "summary")):
+        found = _first_img(fragment, base)
+        if found:
+            return found
+    return None
+
+
+def _is_image(item: Entry, *, require_hint: bool) -> bool:
+    """Whether a media item is an image: its declared type decides, else its extension."""
+    kind = _str(item, "type").lower()
+    medium = _str(item, "medium").lower()
+    if kind or medium:
+        return kind.startswith("image/") or medium == "image"
+    if not require_hint:
+        return True
+    return urlsplit(_str(item, "url")).path.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _first_img(fragment: str, base: str) -> str | None:
+    if "<img" not in fragment.lower():
+        return None
+    for img in _soup(fragment).find_all("img"):
+        # A 1x1 image is a tracking pixel, not an illustration.
+        if {img.get("width"), img.get("height")} & {"0", "1"}:
+            continue
+        src = img.get("src")
+        absolute = _absolute_http(src, base) if isinstance(src, str) else None
+        if absolute:
+            return absolute
+    return None
+
+
+# --- HTML to text ----------------------------------------------------------
+
+
+class _Break(enum.Enum):
+    SPACE = "space"
+    LINE = "line"
+    BR = "br"  # a line break, or a paragraph break when doubled
+    PARAGRAPH = "paragraph"
+
+
+_DROPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head"})
+_TAG_BREAKS = {
+    "br": _Break.BR,
+    **dict.fromkeys(("td", "th"), _Break.SPACE),
+    **dict.fromkeys(("li", "tr", "dt", "dd", "figcaption"), _Break.LINE),
+    **dict.fromkeys(
+        (
+            "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl",
+            "blockquote", "pre", "table", "section", "article", "header", "footer",
+            "aside", "nav", "main", "figure", "hr", "address", "details", "summary",
+            "fieldset", "form",
+        ),
+        _Break.PARAGRAPH,
+    ),
+}  # fmt: skip
+
+
+def html_to_text(html_fragment: str) -> str:
+    """Plain text of an HTML fragment.
+
+    Scripts and styles are dropped; block elements become paragraph breaks
+    ("\\n\\n"), list items and `<br>` line breaks, and other whitespace
+    collapses to single spaces.
+    """
+    if "<" not in html_fragment:
+        return _TextBuilder.from_tokens([html.unescape(html_fragment)])
+    return _TextBuilder.from_tokens(_tokens(_soup(html_fragment)))
+
+
+def _soup(fragment: str) -> BeautifulSoup:
+    # The wrapper element keeps BeautifulSoup from guessing that a fragment
+    # is a file name, a URL or an XML document and warning about it.
+    return BeautifulSoup(f"<div>{fragment}</div>", "html.parser")
+
+
+def _tokens(root: Tag) -> Iterator[str | _Break]:
+    """Text and breaks in document order (an explicit stack: feeds nest deeply)."""
+    stack: list[PageElement | _Break] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _Break):
+            yield node
+        elif isinstance(node, Tag):
+            if node.name in _DROPPED_TAGS:
+                continue
+            brk = _TAG_BREAKS.get(node.name)
+            if brk is not None:
+                yield brk
+                if brk is not _Break.BR:  # the other breaks close the element too
+                    stack.append(brk)
+            stack.extend(reversed(node.contents))
+        elif isinstance(node, NavigableString) and (
+            isinstance(node, CData) or not isinstance(node, PreformattedString)
+        ):
+            yield str(node)
+
+
+class _TextBuilder:
+    """Assembles tokens into lines and paragraphs, collapsing whitespace."""
+
+    def __init__(self) -> None:
+        self.paragraphs: list[str] = []
+        self.lines: list[str] = []
+        self.buffer: list[str] = []
+
+    @classmethod
+    def from_tokens(cls, tokens: Iterator[str | _Break] | Sequence[str]) -> str:
+        builder = cls()
+        for token in tokens:
+            if token is _Break.PARAGRAPH:
+                builder.end_paragraph()
+            elif token is _Break.LINE:
+                builder.end_line()
+            elif token is _Break.BR:
+                builder.line_break()
+            elif token is _Break.SPACE:
+                builder.buffer.append(" ")
+            else:
+                builder.buffer.append(str(token))
+        builder.end_paragraph()
+        return "\n\n".join(builder.paragraphs)
+
+    def end_line(self) -> None:
+        line = " ".join("".join(self.buffer).split())
+        self.buffer.clear()
+        if line:
+            self.lines.append(line)
+
+    def line_break(self) -> None:
+        # `text<br><br>text` is how many feeds write a paragraph break.
+        if "".join(self.buffer).strip() or not self.lines:
+            self.end_line()
+        else:
+            self.end_paragraph()
+
+    def end_paragraph(self) -> None:
+        self.end_line()
+        if self.lines:
+            self.paragraphs.append("\n".join(self.lines))
+            self.lines.clear()
+
+
+# --- cutting ---------------------------------------------------------------
+
+# A sentence ends at terminal punctuation (Latin, CJK, Arabic/Urdu), maybe
+# followed by closing quotes or brackets, then whitespace.
+_SENTENCE_END = re.compile(r"[.!?…。！？۔؟][\"'»”’)\]]*(?=\s)")
+_TRAILING_JUNK = " \t\n,;:-–—(["
+
+
+def cut_text(text: str, limit: int) -> str:
+    """`text` shortened to at most `limit` characters, ending with "…" when cut.
+
+    Cuts after the last sentence (or line) that ends in the final third of
+    the allowance, else at the last word boundary, else mid-word.
+    """
+    if limit < 2:
+        raise ValueError("cut_text needs a limit of at least 2 characters")
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    room = limit - len(" …")
+    # One character beyond the room shows whether a word ends exactly at it.
+    window = text[: room + 1]
+    floor = limit - limit // 3
+    ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+    ends += [i for i, char in enumerate(window) if char == "\n"]
+    sentence_end = max((e for e in ends if floor <= e <= room), default=None)
+    if sentence_end is not None:
+        return text[:sentence_end].rstrip() + " …"
+    space = max((i for i, char in enumerate(window) if char.isspace()), default=0)
+    head = text[:space].rstrip(_TRAILING_JUNK)
+    if len(head) >= limit // 2:
+        return head + "…"
+    return text[: limit - 1].rstrip() + "…"
+
+
+# --- narrowing feedparser's values -----------------------------------------
+
+
+def _str(item: Mapping[str, object], key: str) -> str:
+    value = item.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _mappings(value: object) -> list[Entry]:
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def _content_values(entry: Entry) -> list[str]:
+    return [_str(item, "value") for item in _mappings(entry.get("content"))]
+
+
+def _absolute_http(candidate: str, base: str) -> str | None:
+    """`candidate` resolved against `base` if that gives an http(s) URL, else None."""
+    candidate = candidate.strip()
+    if not candidate:
+        return None
+    try:
+        absolute = urljoin(base, candidate) if base else candidate
+        parts = urlsplit(absolute)
+    except ValueError:  # e.g. a malformed IPv6 host
+        return None
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return absolute
+    return None

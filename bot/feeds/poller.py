@@ -1,0 +1,292 @@
+"""Polls the configured feeds and puts new articles in the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.chat import Post
+from bot.chat.codec import post_to_json
+from bot.feeds.article import Article
+from bot.feeds.fetch import FeedFetcher, FetchError, FetchState, NotModified
+from bot.feeds.parse import NotAFeed, ParsedFeed, parse_feed
+from bot.feeds.render import render_article
+from bot.outbox.audience import Audience
+from bot.storage import Database
+from bot.storage import feeds as fq
+from bot.storage import outbox as q
+
+log = logging.getLogger(__name__)
+
+FAILURES_BEFORE_NOTICE = 3
+MAX_BACKOFF = 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    name: str
+    url: str
+    channels: tuple[str, ...] = ()
+    interval: float = 600.0
+    backfill: int = 1
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    topics: dict[str, str] = field(default_factory=dict)
+    allow_private: bool = False
+    edit_on_update: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    feed: str
+    posted: int = 0
+    edited: int = 0
+    not_modified: bool = False
+    error: str | None = None
+
+
+def _words_match(words: tuple[str, ...], article: Article) -> bool:
+    haystack = " ".join((article.title, *article.categories))
+    return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", haystack, re.IGNORECASE) for w in words)
+
+
+def wanted(feed: FeedSettings, article: Article) -> bool:
+    """The include/exclude keyword filters, on title and categories."""
+    if feed.include and not _words_match(feed.include, article):
+        return False
+    return not (feed.exclude and _words_match(feed.exclude, article))
+
+
+def article_topics(feed: FeedSettings, article: Article) -> set[str]:
+    by_category = {c.casefold(): t for c, t in feed.topics.items()}
+    return {by_category[c.casefold()] for c in article.categories if c.casefold() in by_category}
+
+
+def to_record(feed: str, a: Article) -> fq.ArticleRecord:
+    return fq.ArticleRecord(
+        feed=feed,
+        key=a.key,
+        canonical_url=a.canonical_url,
+        url=a.url,
+        title=a.title,
+        author=a.author,
+        summary=a.summary,
+        image_url=a.image_url,
+        categories=a.categories,
+        published_at=a.published.timestamp() if a.published else None,
+        content_hash=a.content_hash,
+    )
+
+
+def oldest_first(articles: tuple[Article, ...]) -> list[Article]:
+    """Feeds list newest first; post in publication order so channels read in sequence."""
+    indexed = list(enumerate(articles))
+    indexed.sort(key=lambda p: (p[1].published.timestamp() if p[1].published else 0.0, -p[0]))
+    return [a for _, a in indexed]
+
+
+class FeedPoller:
+    """Owns the feed schedule: fetch, parse, dedup, enqueue, back off, tell the admins."""
+
+    def __init__(
+        self,
+        db: Database,
+        audience: Audience,
+        feeds: list[FeedSettings],
+        *,
+        user_agent: str,
+        clock: Callable[[], float] = time.time,
+        timeout: float = 20.0,
+    ) -> None:
+        self.db = db
+        self.audience = audience
+        self.feeds = {f.name: f for f in feeds}
+        self.clock = clock
+        self._fetchers = {
+            allow: FeedFetcher(user_agent=user_agent, allow_private=allow, timeout=timeout)
+            for allow in (False, True)
+        }
+
+    async def __aenter__(self) -> FeedPoller:
+        for fetcher in self._fetchers.values():
+            await fetcher.start()
+        now = self.clock()
+        for feed in self.feeds.values():
+            await fq.sync_feed(self.db, feed.name, feed.url, now)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for fetcher in self._fetchers.values():
+            await fetcher.close()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll each feed when it is due until `stop` is set."""
+        while not stop.is_set():
+            next_due = await self.poll_due()
+            delay = max(1.0, next_due - self.clock())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+
+    async def poll_due(self) -> float:
+        """Poll every due feed; return when the next one is due."""
+        next_due = self.clock() + 3600.0
+        for feed in self.feeds.values():
+            row = await fq.get_feed(self.db, feed.name)
+            if row is not None and row.next_poll_at <= self.clock():
+                await self.poll(feed)
+                row = await fq.get_feed(self.db, feed.name)
+            if row is not None:
+                next_due = min(next_due, row.next_poll_at)
+        return next_due
+
+    async def poll_all(self) -> list[PollResult]:
+        return [await self.poll(feed) for feed in self.feeds.values()]
+
+    async def fetch_and_parse(self, url: str, *, allow_private: bool) -> ParsedFeed:
+        """Fetch and parse one URL now, ignoring stored state (for /feed_check)."""
+        result = await self._fetchers[allow_private].fetch(FetchState(url))
+        assert not isinstance(result, NotModified)
+        return await asyncio.to_thread(
+            parse_feed, result.body, url=result.final_url, content_type=result.content_type
+        )
+
+    def _next_poll(self, feed: FeedSettings) -> float:
+        return self.clock() + feed.interval * random.uniform(0.9, 1.1)
+
+    async def poll(self, feed: FeedSettings) -> PollResult:
+        """Poll one feed once; never raises for a feed's own problems."""
+        row = await fq.get_feed(self.db, feed.name)
+        assert row is not None, "poller used before __aenter__"
+        fetcher = self._fetchers[feed.allow_private]
+        try:
+            result = await fetcher.fetch(FetchState(row.url, row.etag, row.last_modified))
+            if result.permanent_redirect:
+                log.info("feed %s moved permanently to %s", feed.name, result.permanent_redirect)
+            new_url = result.permanent_redirect or row.url
+            if isinstance(result, NotModified):
+                await fq.record_not_modified(
+                    self.db,
+                    feed.name,
+                    now=self.clock(),
+                    next_poll_at=self._next_poll(feed),
+                    url=new_url,
+                )
+                await self._recovered(feed, row)
+                return PollResult(feed.name, not_modified=True)
+            parsed = await asyncio.to_thread(
+                parse_feed, result.body, url=result.final_url, content_type=result.content_type
+            )
+        except (FetchError, NotAFeed) as exc:
+            return await self._failed(feed, row, exc)
+        posted, edited = await self._take(feed, row, parsed)
+        await fq.record_success(
+            self.db,
+            feed.name,
+            now=self.clock(),
+            next_poll_at=self._next_poll(feed),
+            url=new_url,
+            etag=result.etag,
+            last_modified=result.last_modified,
+        )
+        await self._recovered(feed, row)
+        log.info("feed %s: %d new, %d edited", feed.name, posted, edited)
+        return PollResult(feed.name, posted=posted, edited=edited)
+
+    async def _failed(
+        self, feed: FeedSettings, row: fq.FeedRow, exc: FetchError | NotAFeed
+    ) -> PollResult:
+        failures = row.failures + 1
+        delay = min(MAX_BACKOFF, feed.interval * 2 ** (failures - 1))
+        retry_after = exc.retry_after if isinstance(exc, FetchError) else None
+        if retry_after:
+            delay = max(delay, min(retry_after, MAX_BACKOFF))
+        notify = failures >= FAILURES_BEFORE_NOTICE and not row.failure_notified
+        log.warning("feed %s failed (%d in a row): %s", feed.name, failures, exc)
+        await fq.record_failure(
+            self.db,
+            feed.name,
+            now=self.clock(),
+            next_poll_at=self.clock() + delay,
+            error=str(exc),
+            notified=row.failure_notified or notify,
+        )
+        if notify:
+            await self.audience.notify_admins(
+                Post.text(f"Feed {feed.name!r} has failed {failures} times in a row: {exc}")
+            )
+        return PollResult(feed.name, error=str(exc))
+
+    async def _recovered(self, feed: FeedSettings, row: fq.FeedRow) -> None:
+        if row.failure_notified:
+            log.info("feed %s recovered", feed.name)
+            await self.audience.notify_admins(Post.text(f"Feed {feed.name!r} works again."))
+
+    async def _take(
+        self, feed: FeedSettings, row: fq.FeedRow, parsed: ParsedFeed
+    ) -> tuple[int, int]:
+        """Record every unseen entry; post the new ones (only `backfill` on a first poll)."""
+        seen = await fq.seen_articles(self.db, feed.name)
+        first_poll = row.first_polled_at is None
+        fresh = [a for a in oldest_first(parsed.articles) if a.key not in seen]
+        to_post = [a for a in fresh if wanted(feed, a)]
+        if first_poll:
+            to_post = to_post[-feed.backfill :] if feed.backfill else []
+        posted = 0
+        for article in fresh:
+            post_it = article in to_post and not await fq.canonical_posted(
+                self.db, article.canonical_url
+            )
+            posted += await self._record(feed, parsed, article, post=post_it)
+        edited = 0
+        if feed.edit_on_update:
+            for article in parsed.articles:
+                known = seen.get(article.key)
+                if known and known.posted and known.content_hash != article.content_hash:
+                    edited += await self._edit(feed, parsed, known.id, article)
+        return posted, edited
+
+    async def _record(
+        self, feed: FeedSettings, parsed: ParsedFeed, article: Article, *, post: bool
+    ) -> int:
+        targets: list[q.Target] = []
+        if post:
+            targets = await self.audience.channel_targets(feed.channels)
+            targets += await self.audience.subscriber_targets(article_topics(feed, article))
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            article_id = await fq.insert_article(
+                conn, to_record(feed.name, article), posted=post, now=now
+            )
+            if post and targets:
+                await q.insert_item(
+                    conn,
+                    kind="article",
+                    ref=str(article_id),
+                    targets=targets,
+                    now=now,
+                    post_json=post_to_json(render_article(article, feed_title=parsed.title)),
+                )
+        self.audience.wake_all(targets)
+        return int(post)
+
+    async def _edit(
+        self, feed: FeedSettings, parsed: ParsedFeed, article_id: int, article: Article
+    ) -> int:
+        item_id = await fq.article_item_id(self.db, article_id)
+        post_json = post_to_json(render_article(article, feed_title=parsed.title))
+        async with self.db.transaction() as conn:
+            await fq.update_article_content(conn, article_id, to_record(feed.name, article))
+            edits = (
+                0
+                if item_id is None
+                else await q.insert_edits(conn, item_id, post_json, self.clock())
+            )
+        for platform in self.audience.platforms if edits else ():
+            self.audience.wake(platform)
+        return int(edits > 0)

@@ -1,0 +1,1 @@
+"""The durable outbox: enqueueing items for many chats and delivering them, paced."""

@@ -1,0 +1,112 @@
+"""Who receives what: channels, subscribers and admins as outbox targets.
+
+Also the outbox's front door: enqueueing items and admin notices, and what
+happens when a delivery finds its chat gone or gives up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from bot.chat import Post
+from bot.chat.codec import post_to_json
+from bot.storage import Database
+from bot.storage import feeds as fq
+from bot.storage import outbox as q
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    """A configured channel: a name the config uses for a chat on a platform."""
+
+    name: str
+    platform: str
+    chat: str
+
+
+def topics_match(subscribed: Iterable[str], article_topics: Iterable[str]) -> bool:
+    """No topics means everything; otherwise any shared topic."""
+    wanted = set(subscribed)
+    return not wanted or bool(wanted & set(article_topics))
+
+
+@dataclass
+class Audience:
+    """Resolves names and topics into delivery targets and writes outbox items."""
+
+    db: Database
+    channels: dict[str, ChannelSpec]
+    platforms: list[str]
+    admins: list[q.Target]
+    wake: Callable[[str], None] = field(default=lambda platform: None)
+    clock: Callable[[], float] = time.time
+
+    async def channel_targets(self, names: Iterable[str]) -> list[q.Target]:
+        gone = await fq.gone_channels(self.db)
+        targets = []
+        for name in names:
+            spec = self.channels[name]
+            if name in gone or spec.platform not in self.platforms:
+                continue
+            targets.append(q.Target(spec.platform, spec.chat, "channel", f"channel:{name}"))
+        return targets
+
+    async def subscriber_targets(self, topics: Iterable[str]) -> list[q.Target]:
+        topic_set = set(topics)
+        return [
+            q.Target(s.platform, s.chat_id, "private", "subscriber")
+            for s in await fq.active_subscribers(self.db, self.platforms)
+            if topics_match(s.topics, topic_set)
+        ]
+
+    def wake_all(self, targets: Iterable[q.Target]) -> None:
+        for platform in {t.platform for t in targets}:
+            self.wake(platform)
+
+    async def enqueue(
+        self, kind: str, post: Post, targets: list[q.Target], *, ref: str | None = None
+    ) -> int | None:
+        """One transaction: the item and a delivery row per target."""
+        if not targets:
+            return None
+        async with self.db.transaction() as conn:
+            item_id = await q.insert_item(
+                conn,
+                kind=kind,
+                ref=ref,
+                post_json=post_to_json(post),
+                targets=targets,
+                now=self.clock(),
+            )
+        self.wake_all(targets)
+        return item_id
+
+    async def notify_admins(self, post: Post) -> None:
+        """Tell every configured admin (privately) about something an operator must know."""
+        await self.enqueue("notice", post, self.admins)
+
+    async def on_gone(self, row: q.DeliveryRow, reason: str) -> None:
+        """A chat refused us for good: deactivate the subscriber or flag the channel."""
+        if row.target == "subscriber":
+            await fq.deactivate_subscriber(self.db, row.platform, row.chat_id)
+        elif row.target.startswith("channel:"):
+            name = row.target.removeprefix("channel:")
+            if await fq.mark_channel_gone(self.db, name, reason, self.clock()):
+                await self.notify_admins(
+                    Post.text(
+                        f"Channel {name!r} ({row.platform}) no longer accepts posts: {reason}. "
+                        "Posts to it are paused until the bot is added back."
+                    )
+                )
+
+    async def on_failed(self, row: q.DeliveryRow, reason: str) -> None:
+        if row.target == "admin":
+            return  # never notice about a failed notice: that could loop
+        await self.notify_admins(
+            Post.text(f"A post to a {row.chat_kind} chat on {row.platform} failed: {reason}.")
+        )

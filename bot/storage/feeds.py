@@ -1,0 +1,278 @@
+"""Typed queries for feeds, articles, subscribers and gone channels."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.storage.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    name: str
+    configured_url: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    first_polled_at: float | None
+    last_poll_at: float | None
+    last_ok_at: float | None
+    last_error: str | None
+    failures: int
+    failure_notified: bool
+    next_poll_at: float
+
+
+_SELECT_FEED = (
+    "SELECT name, configured_url, url, etag, last_modified, first_polled_at, last_poll_at, "
+    "last_ok_at, last_error, failures, failure_notified, next_poll_at FROM feeds WHERE name = ?"
+)
+
+
+def _feed(r: aiosqlite.Row) -> FeedRow:
+    return FeedRow(
+        name=r[0],
+        configured_url=r[1],
+        url=r[2],
+        etag=r[3],
+        last_modified=r[4],
+        first_polled_at=r[5],
+        last_poll_at=r[6],
+        last_ok_at=r[7],
+        last_error=r[8],
+        failures=r[9],
+        failure_notified=bool(r[10]),
+        next_poll_at=r[11],
+    )
+
+
+async def sync_feed(db: Database, name: str, configured_url: str, now: float) -> FeedRow:
+    """Make sure a configured feed has a row; a changed URL starts it afresh."""
+    async with db.transaction() as conn:
+        async with conn.execute(
+            _SELECT_FEED,
+            (name,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None or row[1] != configured_url:
+            await conn.execute("DELETE FROM feeds WHERE name = ?", (name,))
+            await conn.execute(
+                "INSERT INTO feeds (name, configured_url, url, next_poll_at) VALUES (?, ?, ?, ?)",
+                (name, configured_url, configured_url, now),
+            )
+    found = await get_feed(db, name)
+    assert found is not None
+    return found
+
+
+async def get_feed(db: Database, name: str) -> FeedRow | None:
+    row = await db.fetch_one(
+        _SELECT_FEED,
+        (name,),
+    )
+    return None if row is None else _feed(row)
+
+
+async def record_success(
+    db: Database,
+    name: str,
+    *,
+    now: float,
+    next_poll_at: float,
+    url: str,
+    etag: str | None,
+    last_modified: str | None,
+) -> None:
+    await db.execute(
+        "UPDATE feeds SET url = ?, etag = ?, last_modified = ?, last_poll_at = ?, last_ok_at = ?, "
+        "last_error = NULL, failures = 0, failure_notified = 0, next_poll_at = ?, "
+        "first_polled_at = COALESCE(first_polled_at, ?) WHERE name = ?",
+        (url, etag, last_modified, now, now, next_poll_at, now, name),
+    )
+
+
+async def record_not_modified(
+    db: Database, name: str, *, now: float, next_poll_at: float, url: str
+) -> None:
+    await db.execute(
+        "UPDATE feeds SET url = ?, last_poll_at = ?, last_ok_at = ?, last_error = NULL, "
+        "failures = 0, failure_notified = 0, next_poll_at = ? WHERE name = ?",
+        (url, now, now, next_poll_at, name),
+    )
+
+
+async def record_failure(
+    db: Database, name: str, *, now: float, next_poll_at: float, error: str, notified: bool
+) -> None:
+    await db.execute(
+        "UPDATE feeds SET last_poll_at = ?, last_error = ?, failures = failures + 1, "
+        "failure_notified = ?, next_poll_at = ? WHERE name = ?",
+        (now, error, int(notified), next_poll_at, name),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SeenArticle:
+    id: int
+    content_hash: str
+    posted: bool
+
+
+async def seen_articles(db: Database, feed: str) -> dict[str, SeenArticle]:
+    rows = await db.fetch_all(
+        "SELECT key, id, content_hash, posted FROM articles WHERE feed = ?", (feed,)
+    )
+    return {str(r[0]): SeenArticle(r[1], r[2], bool(r[3])) for r in rows}
+
+
+async def canonical_posted(db: Database, canonical_url: str) -> bool:
+    if not canonical_url:
+        return False
+    row = await db.fetch_one(
+        "SELECT 1 FROM articles WHERE canonical_url = ? AND posted = 1 LIMIT 1", (canonical_url,)
+    )
+    return row is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRecord:
+    """An article as stored (the storage layer's own shape, not the feed's)."""
+
+    feed: str
+    key: str
+    canonical_url: str
+    url: str
+    title: str
+    author: str
+    summary: str
+    image_url: str | None
+    categories: tuple[str, ...]
+    published_at: float | None
+    content_hash: str
+
+
+async def insert_article(
+    conn: aiosqlite.Connection, a: ArticleRecord, *, posted: bool, now: float
+) -> int:
+    """Record an article; call inside a transaction. Returns its id."""
+    cur = await conn.execute(
+        "INSERT INTO articles (feed, key, canonical_url, url, title, author, summary, image_url, "
+        "categories, published_at, content_hash, seen_at, posted) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            a.feed,
+            a.key,
+            a.canonical_url,
+            a.url,
+            a.title,
+            a.author,
+            a.summary,
+            a.image_url,
+            json.dumps(list(a.categories), ensure_ascii=False),
+            a.published_at,
+            a.content_hash,
+            now,
+            int(posted),
+        ),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def update_article_content(
+    conn: aiosqlite.Connection, article_id: int, a: ArticleRecord
+) -> None:
+    await conn.execute(
+        "UPDATE articles SET title = ?, summary = ?, author = ?, image_url = ?, url = ?, "
+        "content_hash = ? WHERE id = ?",
+        (a.title, a.summary, a.author, a.image_url, a.url, a.content_hash, article_id),
+    )
+
+
+async def article_item_id(db: Database, article_id: int) -> int | None:
+    row = await db.fetch_one(
+        "SELECT id FROM outbox_items WHERE kind = 'article' AND ref = ? ORDER BY id LIMIT 1",
+        (str(article_id),),
+    )
+    return None if row is None else int(row[0])
+
+
+async def posted_counts(db: Database) -> dict[str, int]:
+    rows = await db.fetch_all("SELECT feed, COUNT(*) FROM articles WHERE posted = 1 GROUP BY feed")
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+# --- subscribers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    platform: str
+    chat_id: str
+    topics: tuple[str, ...]
+
+
+async def get_subscriber(db: Database, platform: str, chat_id: str) -> Subscriber | None:
+    row = await db.fetch_one(
+        "SELECT topics FROM subscribers WHERE platform = ? AND chat_id = ? AND active = 1",
+        (platform, chat_id),
+    )
+    return None if row is None else Subscriber(platform, chat_id, tuple(json.loads(row[0])))
+
+
+async def save_subscriber(
+    db: Database, platform: str, chat_id: str, topics: list[str], now: float
+) -> None:
+    await db.execute(
+        "INSERT INTO subscribers (platform, chat_id, topics, active, created_at) "
+        "VALUES (?, ?, ?, 1, ?) ON CONFLICT (platform, chat_id) DO UPDATE SET "
+        "topics = excluded.topics, active = 1",
+        (platform, chat_id, json.dumps(sorted(set(topics))), now),
+    )
+
+
+async def remove_subscriber(db: Database, platform: str, chat_id: str) -> bool:
+    changed = await db.execute(
+        "DELETE FROM subscribers WHERE platform = ? AND chat_id = ?", (platform, chat_id)
+    )
+    return changed > 0
+
+
+async def deactivate_subscriber(db: Database, platform: str, chat_id: str) -> None:
+    await db.execute(
+        "UPDATE subscribers SET active = 0 WHERE platform = ? AND chat_id = ?", (platform, chat_id)
+    )
+
+
+async def active_subscribers(db: Database, platforms: list[str]) -> list[Subscriber]:
+    marks = ",".join("?" for _ in platforms) or "''"
+    rows = await db.fetch_all(
+        f"SELECT platform, chat_id, topics FROM subscribers "  # noqa: S608
+        f"WHERE active = 1 AND platform IN ({marks}) ORDER BY created_at",
+        tuple(platforms),
+    )
+    return [Subscriber(r[0], r[1], tuple(json.loads(r[2]))) for r in rows]
+
+
+# --- channels the platform told us are gone ------------------------------------
+
+
+async def mark_channel_gone(db: Database, name: str, reason: str, now: float) -> bool:
+    """Returns True the first time, so the admins are told once."""
+    changed = await db.execute(
+        "INSERT INTO channels_gone (name, since, reason) VALUES (?, ?, ?) "
+        "ON CONFLICT (name) DO NOTHING",
+        (name, now, reason),
+    )
+    return changed == 1
+
+
+async def gone_channels(db: Database) -> set[str]:
+    return {str(r[0]) for r in await db.fetch_all("SELECT name FROM channels_gone")}
+
+
+async def clear_channel_gone(db: Database, name: str) -> None:
+    await db.execute("DELETE FROM channels_gone WHERE name = ?", (name,))
