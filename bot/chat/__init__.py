@@ -1,6 +1,6 @@
 """The neutral chat model, errors and adapter interface (stdlib only)."""
 
-from bot.chat.adapter import ChatAdapter, OnIncoming, PlatformLimits
+from bot.chat.adapter import ChatAdapter, OnIncoming, PlatformLimits, StateStore
 from bot.chat.errors import ChatError, ChatGone, MaybeDelivered, RateLimited, Rejected, Transient
 from bot.chat.model import (
     Block,
@@ -47,6 +47,7 @@ __all__ = [
     "Sender",
     "SentRef",
     "Span",
+    "StateStore",
     "Transient",
     "bold",
     "bullets",

@@ -29,6 +29,18 @@ class PlatformLimits:
     burst: float = 1.0
 
 
+class StateStore(Protocol):
+    """Small durable key/value state an adapter may keep (sync tokens, device ids).
+
+    The composition root passes one backed by the bot's database; adapters
+    never touch storage directly.
+    """
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str) -> None: ...
+
+
 class ChatAdapter(Protocol):
     """A chat platform as the rest of the bot sees it."""
 

@@ -16,3 +16,17 @@ async def set_state(db: Database, key: str, value: str) -> None:
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
+
+
+class DatabaseStateStore:
+    """The `StateStore` adapters use, namespaced by a prefix (e.g. "matrix.")."""
+
+    def __init__(self, db: Database, prefix: str) -> None:
+        self.db = db
+        self.prefix = prefix
+
+    async def get(self, key: str) -> str | None:
+        return await get_state(self.db, self.prefix + key)
+
+    async def set(self, key: str, value: str) -> None:
+        await set_state(self.db, self.prefix + key, value)
