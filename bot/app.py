@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from bot import __version__
 from bot.adapters.console import ConsoleAdapter
-from bot.chat import ChatAdapter, ChatError, Incoming
+from bot.chat import ChatAdapter, ChatError, Incoming, IncomingKind
 from bot.config import Config, FeedEntry
 from bot.context import Services
 from bot.feeds.poller import FeedPoller, FeedSettings
@@ -23,6 +23,7 @@ from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
 from bot.outbox.pacing import Pacer
 from bot.router import CommandRouter
 from bot.storage import Database, open_database
+from bot.storage import feeds as fq
 from bot.storage import outbox as q
 from handlers import register_all
 
@@ -123,6 +124,9 @@ class App:
 
     async def dispatch(self, incoming: Incoming) -> None:
         """Handle one incoming update and send the reply straight back to its chat."""
+        if incoming.kind in (IncomingKind.BOT_REMOVED, IncomingKind.CHAT_MIGRATED):
+            await self.on_chat_change(incoming)
+            return
         reply = await self.router.handle(incoming)
         if reply is None:
             return
@@ -132,6 +136,19 @@ class App:
             await adapter.send(incoming.chat, reply, key=key, reply_to=incoming.message_id)
         except ChatError as exc:
             log.warning("could not send a reply on %s: %s", incoming.platform, type(exc).__name__)
+
+    async def on_chat_change(self, incoming: Incoming) -> None:
+        """The platform says a chat is gone or has a new id: stored state follows."""
+        chat = incoming.chat
+        if incoming.kind is IncomingKind.BOT_REMOVED:
+            log.info("removed from a %s chat on %s", chat.kind, chat.platform)
+            await fq.deactivate_subscriber(self.db, chat.platform, chat.id)
+            await q.end_chat(self.db, chat.platform, chat.id, time.time())
+        elif incoming.new_chat_id:
+            log.info("a %s chat on %s has a new id", chat.kind, chat.platform)
+            await q.move_chat(self.db, chat.platform, chat.id, incoming.new_chat_id)
+            await fq.move_subscriber(self.db, chat.platform, chat.id, incoming.new_chat_id)
+            await fq.move_channel(self.db, chat.platform, chat.id, incoming.new_chat_id)
 
     def request_stop(self) -> None:
         self.stop_requested.set()

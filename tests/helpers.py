@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.config import Config, parse_config
 
@@ -44,3 +47,27 @@ def rss(*items: tuple[str, str, str], title: str = "Test feed") -> bytes:
         "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel>"
         f"<title>{escape(title)}</title><link>https://example.org/</link>{body}</channel></rss>"
     ).encode()
+
+
+SHARED_FEEDS = PROJECT_ROOT.parent / "shared" / "testdata" / "feeds"
+
+
+def real_feed_params() -> list[Any]:
+    """One parameter per real-world feed in ../shared, or one marker when it is missing."""
+    feeds = sorted(SHARED_FEEDS.glob("*/*.xml")) if SHARED_FEEDS.is_dir() else []
+    if not feeds:
+        return [pytest.param(None, id="real-world-feeds-missing")]
+    return [pytest.param(path, id=path.name) for path in feeds]
+
+
+def require_real_feed(path: Path | None) -> Path:
+    """Skip without ../shared (fail instead when OUTREACH_REQUIRE_SHARED=1, as in CI)."""
+    if path is None:
+        reason = (
+            f"real-world feeds not found at {SHARED_FEEDS} "
+            "(../shared/testdata/feeds beside the project); CI provides them"
+        )
+        if os.environ.get("OUTREACH_REQUIRE_SHARED") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path

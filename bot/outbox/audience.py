@@ -53,7 +53,8 @@ class Audience:
             spec = self.channels[name]
             if name in gone or spec.platform not in self.platforms:
                 continue
-            targets.append(q.Target(spec.platform, spec.chat, "channel", f"channel:{name}"))
+            chat_id = await fq.current_chat_id(self.db, spec.platform, spec.chat)
+            targets.append(q.Target(spec.platform, chat_id, "channel", f"channel:{name}"))
         return targets
 
     async def subscriber_targets(self, topics: Iterable[str]) -> list[q.Target]:

@@ -247,6 +247,13 @@ async def deactivate_subscriber(db: Database, platform: str, chat_id: str) -> No
     )
 
 
+async def move_subscriber(db: Database, platform: str, old_id: str, new_id: str) -> None:
+    await db.execute(
+        "UPDATE OR REPLACE subscribers SET chat_id = ? WHERE platform = ? AND chat_id = ?",
+        (new_id, platform, old_id),
+    )
+
+
 async def active_subscribers(db: Database, platforms: list[str]) -> list[Subscriber]:
     marks = ",".join("?" for _ in platforms) or "''"
     rows = await db.fetch_all(
@@ -268,6 +275,27 @@ async def mark_channel_gone(db: Database, name: str, reason: str, now: float) ->
         (name, now, reason),
     )
     return changed == 1
+
+
+async def move_channel(db: Database, platform: str, old_id: str, new_id: str) -> None:
+    """Remember that a configured chat id now lives under another id."""
+    await db.execute(
+        "INSERT INTO bot_state (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (f"chat-moved:{platform}:{old_id}", new_id),
+    )
+
+
+async def current_chat_id(db: Database, platform: str, chat_id: str) -> str:
+    """Follow recorded moves (at most a few hops) from a configured chat id."""
+    for _ in range(5):
+        row = await db.fetch_one(
+            "SELECT value FROM bot_state WHERE key = ?", (f"chat-moved:{platform}:{chat_id}",)
+        )
+        if row is None:
+            break
+        chat_id = str(row[0])
+    return chat_id
 
 
 async def gone_channels(db: Database) -> set[str]:

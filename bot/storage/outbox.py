@@ -176,6 +176,15 @@ async def end_chat(db: Database, platform: str, chat_id: str, now: float) -> int
     )
 
 
+async def move_chat(db: Database, platform: str, old_id: str, new_id: str) -> int:
+    """A chat got a new id (a Telegram group became a supergroup): pending rows follow."""
+    return await db.execute(
+        "UPDATE deliveries SET chat_id = ? WHERE platform = ? AND chat_id = ? "
+        "AND state IN ('pending', 'sending')",
+        (new_id, platform, old_id),
+    )
+
+
 async def recover_sending(
     db: Database, platforms_to_resend: Sequence[str], now: float
 ) -> dict[str, int]:

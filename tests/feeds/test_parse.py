@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from bot.feeds.article import Article, canonical_url
 from bot.feeds.parse import SUMMARY_MAX, NotAFeed, cut_text, html_to_text, parse_feed
+from tests.helpers import real_feed_params, require_real_feed
 
 FEED_URL = "https://example.org/blog/feed.xml"
 
@@ -344,9 +344,6 @@ def test_malformed_feed_with_entries_is_still_used() -> None:
 
 # --- real-world feeds -------------------------------------------------------------
 
-SHARED_FEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "feeds"
-REAL_FEEDS = sorted((SHARED_FEEDS / "miniflux").glob("*.xml")) if SHARED_FEEDS.is_dir() else []
-
 # A word each file holds outside ASCII, as the feed's own encoding spells it.
 KNOWN_WORDS = {
     "encoding_ISO-8859-1.xml": "wünschen",
@@ -358,22 +355,9 @@ KNOWN_WORDS = {
 LEAKED_MARKUP = ("<p>", "<p ", "</p>", "<br", "<div", "<img", "<a href", "</a>", "&lt;", "&amp;")
 
 
-def _real_feed_params() -> list[object]:
-    if not REAL_FEEDS:
-        return [pytest.param(None, id="real-world-feeds-missing")]
-    return [pytest.param(path, id=path.name) for path in REAL_FEEDS]
-
-
-@pytest.mark.parametrize("path", _real_feed_params())
+@pytest.mark.parametrize("path", real_feed_params())
 def test_real_world_feed_gives_sensible_articles(path: Path | None) -> None:
-    if path is None:
-        reason = (
-            f"real-world feeds not found at {SHARED_FEEDS} "
-            "(../shared/testdata/feeds beside the project); CI provides them"
-        )
-        if os.environ.get("OUTREACH_REQUIRE_SHARED") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    path = require_real_feed(path)
 
     feed = parse_feed(path.read_bytes(), url="https://feeds.example.org/" + path.name)
 

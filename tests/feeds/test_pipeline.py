@@ -11,13 +11,14 @@ import pytest
 
 from bot.app import build_services
 from bot.context import Services
+from bot.feeds.parse import parse_feed
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
 from bot.outbox.pacing import Pacer
 from bot.storage import Database, open_database
 from bot.storage import feeds as fq
 from tests.fakes.feed_server import FeedServer, feed_server
 from tests.fakes.recording import RecordingAdapter
-from tests.helpers import FakeClock, make_config, rss
+from tests.helpers import FakeClock, make_config, real_feed_params, require_real_feed, rss
 
 A = ("a", "First article", "https://example.org/a")
 B = ("b", "Second article", "https://example.org/b")
@@ -256,3 +257,28 @@ async def test_state_survives_a_restart(tmp_path: Path, server: FeedServer) -> N
             await pipe.services.poller.__aexit__(None, None, None)
             posted = await fq.posted_counts(db)
     assert posted == {"org": 1}
+
+
+@pytest.mark.parametrize("path", real_feed_params())
+async def test_real_world_feed_over_http_posts_its_newest_article(
+    tmp_path: Path, db: Database, server: FeedServer, path: Path | None
+) -> None:
+    body = require_real_feed(path).read_bytes()
+    server.content_type = "application/xml"  # no charset: the document declares its own
+    server.bodies["/feed.xml"] = body
+    pipe = await make_pipeline(tmp_path, db, server)
+    try:
+        await pipe.poll()
+        (text,) = pipe.channel()
+        title_line = text.split("\n")[0]
+        assert title_line.strip()
+        assert "<p>" not in text
+        assert "Read more (http" in text
+        await pipe.poll()
+        assert len(pipe.channel()) == 1
+        # Every entry is remembered, so none of the backlog is posted later.
+        seen = await fq.seen_articles(db, "org")
+        expected = parse_feed(body, url=server.url("/feed.xml")).articles
+        assert len(seen) == len(expected)
+    finally:
+        await pipe.services.poller.__aexit__(None, None, None)
