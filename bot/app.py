@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from bot import __version__
 from bot.adapters.console import ConsoleAdapter
+from bot.archive import Archive
 from bot.chat import ChatAdapter, ChatError, Incoming, IncomingKind
 from bot.config import Config, FeedEntry
 from bot.context import Services
@@ -25,6 +26,7 @@ from bot.router import CommandRouter
 from bot.storage import Database, open_database
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
+from bot.subscriptions import Subscriptions
 from handlers import register_all
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,16 @@ def build_services(
     poller = FeedPoller(
         db, audience, [feed_settings(f) for f in config.feeds], user_agent=USER_AGENT, clock=clock
     )
-    return Services(config=config, db=db, audience=audience, poller=poller, clock=clock)
+    feed_topics = {c.casefold(): t for f in config.feeds for c, t in f.topics.items()}
+    return Services(
+        config=config,
+        db=db,
+        audience=audience,
+        poller=poller,
+        subscriptions=Subscriptions(db, sorted(set(feed_topics.values())), clock),
+        archive=Archive(db, feed_topics),
+        clock=clock,
+    )
 
 
 def delivery_policy(platform: str, config: Config) -> DeliveryPolicy:

@@ -6,11 +6,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from bot.archive import Archive
 from bot.chat import Incoming, Post
 from bot.config import Config
 from bot.feeds.poller import FeedPoller
 from bot.outbox.audience import Audience
 from bot.storage import Database
+from bot.subscriptions import Subscriptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,8 @@ class Services:
     db: Database
     audience: Audience
     poller: FeedPoller
+    subscriptions: Subscriptions
+    archive: Archive
     commands: list[CommandSpec] = field(default_factory=list)
     clock: Callable[[], float] = time.time
 

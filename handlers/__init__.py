@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.context import CommandSpec
 from bot.router import CommandRouter
-from handlers import basic, feeds, subscriptions
+from handlers import basic, feeds, reading, subscriptions
 
 
 def register_all(router: CommandRouter) -> None:
@@ -20,6 +20,9 @@ def register_all(router: CommandRouter) -> None:
         CommandSpec("unsubscribe", subscriptions.unsubscribe, "stop articles", "[topic|all]")
     )
     router.add(CommandSpec("topics", subscriptions.topics, "the article topics"))
+    router.add(CommandSpec("latest", reading.latest, "the newest articles", "[n] [topic]"))
+    router.add(CommandSpec("search", reading.search, "search the articles", "words"))
+    router.add(CommandSpec("related", reading.related, "articles like one", "ARTICLE"))
     router.add(CommandSpec("feeds", feeds.feeds_status, "each feed's status", admin=True))
     router.add(
         CommandSpec(

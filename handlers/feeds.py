@@ -9,7 +9,6 @@ from bot.context import Context, Reply
 from bot.feeds.fetch import FetchError
 from bot.feeds.parse import NotAFeed
 from bot.feeds.render import render_article
-from bot.storage import feeds as fq
 
 
 def _when(ts: float | None) -> str:
@@ -19,24 +18,21 @@ def _when(ts: float | None) -> str:
 
 
 async def feeds_status(incoming: Incoming, ctx: Context) -> Reply:
-    config = ctx.services.config
-    if not config.feeds:
+    statuses = await ctx.services.poller.status()
+    if not statuses:
         return Post.text("No feeds are configured.")
-    counts = await fq.posted_counts(ctx.services.db)
     blocks: list[Paragraph] = []
-    for feed in config.feeds:
-        row = await fq.get_feed(ctx.services.db, feed.name)
+    for name, row, posted in statuses:
         if row is None:
-            blocks.append(para(bold(feed.name), " — not polled yet"))
+            blocks.append(para(bold(name), " — not polled yet"))
             continue
         status = f"failing ({row.failures} in a row): {row.last_error}" if row.failures else "ok"
         blocks.append(
             para(
-                bold(feed.name),
+                bold(name),
                 Span(
                     f" — {status}; last poll {_when(row.last_poll_at)}, "
-                    f"next poll {_when(row.next_poll_at)}; "
-                    f"{counts.get(feed.name, 0)} article(s) posted"
+                    f"next poll {_when(row.next_poll_at)}; {posted} article(s) posted"
                 ),
             )
         )

@@ -9,10 +9,10 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from bot.chat import Post
-from bot.chat.codec import post_to_json
+from bot.chat import Button, Post
+from bot.chat.codec import post_from_json, post_to_json
 from bot.feeds.article import Article
 from bot.feeds.fetch import FeedFetcher, FetchError, FetchState, NotModified
 from bot.feeds.parse import NotAFeed, ParsedFeed, parse_feed
@@ -66,6 +66,12 @@ def wanted(feed: FeedSettings, article: Article) -> bool:
 def article_topics(feed: FeedSettings, article: Article) -> set[str]:
     by_category = {c.casefold(): t for c, t in feed.topics.items()}
     return {by_category[c.casefold()] for c in article.categories if c.casefold() in by_category}
+
+
+def with_related_button(post: Post, article_id: int) -> Post:
+    """The private-chat copy of an article post: a "More like this" button under it."""
+    button = Button("More like this", command=f"/related {article_id}")
+    return replace(post, buttons=(*post.buttons, (button,)))
 
 
 def to_record(feed: str, a: Article) -> fq.ArticleRecord:
@@ -144,6 +150,13 @@ class FeedPoller:
             if row is not None:
                 next_due = min(next_due, row.next_poll_at)
         return next_due
+
+    async def status(self) -> list[tuple[str, fq.FeedRow | None, int]]:
+        """Each configured feed's stored state and how many articles it has posted."""
+        counts = await fq.posted_counts(self.db)
+        return [
+            (name, await fq.get_feed(self.db, name), counts.get(name, 0)) for name in self.feeds
+        ]
 
     async def poll_all(self) -> list[PollResult]:
         return [await self.poll(feed) for feed in self.feeds.values()]
@@ -254,39 +267,42 @@ class FeedPoller:
     async def _record(
         self, feed: FeedSettings, parsed: ParsedFeed, article: Article, *, post: bool
     ) -> int:
-        targets: list[q.Target] = []
+        channels: list[q.Target] = []
+        subscribers: list[q.Target] = []
         if post:
-            targets = await self.audience.channel_targets(feed.channels)
-            targets += await self.audience.subscriber_targets(article_topics(feed, article))
+            channels = await self.audience.channel_targets(feed.channels)
+            subscribers = await self.audience.subscriber_targets(article_topics(feed, article))
         now = self.clock()
+        rendered = render_article(article, feed_title=parsed.title)
         async with self.db.transaction() as conn:
             article_id = await fq.insert_article(
                 conn, to_record(feed.name, article), posted=post, now=now
             )
-            if post and targets:
-                await q.insert_item(
-                    conn,
-                    kind="article",
-                    ref=str(article_id),
-                    targets=targets,
-                    now=now,
-                    post_json=post_to_json(render_article(article, feed_title=parsed.title)),
-                )
-        self.audience.wake_all(targets)
+            # Private copies carry "More like this"; channel posts stay clean.
+            for targets, body in (
+                (channels, rendered),
+                (subscribers, with_related_button(rendered, article_id)),
+            ):
+                if targets:
+                    await q.insert_item(
+                        conn, kind="article", ref=str(article_id), targets=targets, now=now,
+                        post_json=post_to_json(body),
+                    )  # fmt: skip
+        self.audience.wake_all([*channels, *subscribers])
         return int(post)
 
     async def _edit(
         self, feed: FeedSettings, parsed: ParsedFeed, article_id: int, article: Article
     ) -> int:
-        item_id = await fq.article_item_id(self.db, article_id)
-        post_json = post_to_json(render_article(article, feed_title=parsed.title))
+        items = await fq.article_items(self.db, article_id)
+        rendered = render_article(article, feed_title=parsed.title)
         async with self.db.transaction() as conn:
             await fq.update_article_content(conn, article_id, to_record(feed.name, article))
-            edits = (
-                0
-                if item_id is None
-                else await q.insert_edits(conn, item_id, post_json, self.clock())
-            )
+            edits = 0
+            for item_id, post_json in items:
+                had_button = bool(post_from_json(post_json).buttons)
+                body = with_related_button(rendered, article_id) if had_button else rendered
+                edits += await q.insert_edits(conn, item_id, post_to_json(body), self.clock())
         for platform in self.audience.platforms if edits else ():
             self.audience.wake(platform)
         return int(edits > 0)

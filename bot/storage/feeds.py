@@ -192,12 +192,13 @@ async def update_article_content(
     )
 
 
-async def article_item_id(db: Database, article_id: int) -> int | None:
-    row = await db.fetch_one(
-        "SELECT id FROM outbox_items WHERE kind = 'article' AND ref = ? ORDER BY id LIMIT 1",
+async def article_items(db: Database, article_id: int) -> list[tuple[int, str]]:
+    """The outbox items (id, post JSON) that carried an article (channel and private copies)."""
+    rows = await db.fetch_all(
+        "SELECT id, post FROM outbox_items WHERE kind = 'article' AND ref = ? ORDER BY id",
         (str(article_id),),
     )
-    return None if row is None else int(row[0])
+    return [(int(r[0]), str(r[1])) for r in rows]
 
 
 async def posted_counts(db: Database) -> dict[str, int]:

@@ -216,6 +216,9 @@ async def test_include_exclude_and_topics(tmp_path: Path, db: Database, server: 
         ]
         assert len(pipe.adapter.texts("alice")) == 1
         assert len(pipe.adapter.texts("bob")) == 1
+        # Private copies offer related articles; the channel post stays clean.
+        assert "→ More like this: send /related " in pipe.adapter.texts("alice")[0]
+        assert "More like this" not in pipe.channel()[0]
         assert pipe.adapter.texts("carol") == []
     finally:
         await pipe.services.poller.__aexit__(None, None, None)

@@ -1,0 +1,2 @@
+-- Reserved for the donations ledger (being written).
+SELECT 1;

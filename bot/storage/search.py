@@ -1,0 +1,95 @@
+"""Typed queries over the article archive: latest, full-text search, related articles."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.storage.db import Database
+
+# A word for the full-text query: letters and digits in any script.
+_WORD = re.compile(r"\w+", re.UNICODE)
+_RECENT = "COALESCE(a.published_at, a.seen_at)"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedArticle:
+    id: int
+    feed: str
+    title: str
+    url: str
+    summary: str
+    categories: tuple[str, ...]
+    when: float  # published time, else when the bot first saw it
+    snippet: str = ""
+
+
+_COLUMNS = f"a.id, a.feed, a.title, a.url, a.summary, a.categories, {_RECENT}"
+
+
+def _article(r: aiosqlite.Row, snippet: str = "") -> ArchivedArticle:
+    return ArchivedArticle(
+        id=r[0], feed=r[1], title=r[2], url=r[3], summary=r[4],
+        categories=tuple(json.loads(r[5])), when=r[6], snippet=snippet,
+    )  # fmt: skip
+
+
+def match_query(text: str, *, any_word: bool = False) -> str:
+    """An FTS5 query from free text: each word quoted (no operators) and prefix-matched."""
+    words = [w for w in _WORD.findall(text.lower()) if w]
+    joiner = " OR " if any_word else " "
+    return joiner.join(f'"{w}"*' for w in words)
+
+
+async def latest(db: Database, limit: int, scan: int = 500) -> list[ArchivedArticle]:
+    """The newest articles, newest first (`scan` bounds how many a caller may filter)."""
+    rows = await db.fetch_all(
+        f"SELECT {_COLUMNS} FROM articles a ORDER BY {_RECENT} DESC, a.id DESC LIMIT ?",  # noqa: S608
+        (max(limit, scan),),
+    )
+    return [_article(r) for r in rows]
+
+
+async def search(db: Database, text: str, limit: int = 10) -> list[ArchivedArticle]:
+    """Best matches first (titles weigh most), each with a snippet around the match."""
+    query = match_query(text)
+    if not query:
+        return []
+    rows = await db.fetch_all(
+        f"SELECT {_COLUMNS}, snippet(articles_fts, 1, '«', '»', '…', 16) "  # noqa: S608
+        "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
+        "WHERE articles_fts MATCH ? "
+        "ORDER BY bm25(articles_fts, 10.0, 2.0, 5.0), a.id DESC LIMIT ?",
+        (query, limit),
+    )
+    return [_article(r, snippet=r[7]) for r in rows]
+
+
+async def get_article(db: Database, article_id: int) -> ArchivedArticle | None:
+    row = await db.fetch_one(f"SELECT {_COLUMNS} FROM articles a WHERE a.id = ?", (article_id,))  # noqa: S608
+    return None if row is None else _article(row)
+
+
+async def similar_by_text(db: Database, article: ArchivedArticle, limit: int) -> list[int]:
+    """Ids of articles whose text shares the most words with `article`'s title."""
+    words = [w for w in _WORD.findall(article.title.lower()) if len(w) > 3]
+    if not words:
+        return []
+    rows = await db.fetch_all(
+        "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? AND rowid != ? "
+        "ORDER BY bm25(articles_fts, 10.0, 2.0, 5.0) LIMIT ?",
+        (match_query(" ".join(words), any_word=True), article.id, limit),
+    )
+    return [int(r[0]) for r in rows]
+
+
+async def with_ids(db: Database, ids: list[int]) -> list[ArchivedArticle]:
+    if not ids:
+        return []
+    marks = ",".join("?" for _ in ids)
+    sql = f"SELECT {_COLUMNS} FROM articles a WHERE a.id IN ({marks})"  # noqa: S608
+    rows = await db.fetch_all(sql, tuple(ids))
+    return [_article(r) for r in rows]
