@@ -14,14 +14,18 @@ from typing import Any, TextIO
 
 from bot import __version__
 from bot.adapters.console import ConsoleAdapter
+from bot.announcements import Announcements
 from bot.archive import Archive
+from bot.audit import AuditLog
 from bot.chat import ChatAdapter, ChatError, Incoming, IncomingKind
+from bot.chat.messenger import Messenger
 from bot.config import Config, FeedEntry
 from bot.context import Services
 from bot.feeds.poller import FeedPoller, FeedSettings
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
 from bot.outbox.pacing import Pacer
+from bot.privacy import Privacy
 from bot.router import CommandRouter
 from bot.storage import Database, open_database
 from bot.storage import feeds as fq
@@ -89,13 +93,23 @@ def build_services(
         db, audience, [feed_settings(f) for f in config.feeds], user_agent=USER_AGENT, clock=clock
     )
     feed_topics = {c.casefold(): t for f in config.feeds for c, t in f.topics.items()}
+    topics = sorted(set(feed_topics.values()))
+    messenger = Messenger()
+    audit = AuditLog(db, clock)
+    announcements = Announcements(
+        db, audience, messenger, audit, [c.name for c in config.channels], topics, clock
+    )
     return Services(
         config=config,
         db=db,
         audience=audience,
         poller=poller,
-        subscriptions=Subscriptions(db, sorted(set(feed_topics.values())), clock),
+        subscriptions=Subscriptions(db, topics, clock),
         archive=Archive(db, feed_topics),
+        messenger=messenger,
+        audit=audit,
+        announcements=announcements,
+        privacy=Privacy(db),
         clock=clock,
     )
 
@@ -143,8 +157,12 @@ class App:
             return
         adapter = self.adapters[incoming.platform]
         key = f"reply:{incoming.platform}:{incoming.chat.id}:{incoming.message_id}"
+        posts = reply if isinstance(reply, tuple) else (reply,)
         try:
-            await adapter.send(incoming.chat, reply, key=key, reply_to=incoming.message_id)
+            for n, post in enumerate(posts):
+                await adapter.send(
+                    incoming.chat, post, key=f"{key}:{n}", reply_to=incoming.message_id
+                )
         except ChatError as exc:
             log.warning("could not send a reply on %s: %s", incoming.platform, type(exc).__name__)
 
@@ -165,6 +183,8 @@ class App:
         self.stop_requested.set()
 
     def wire_workers(self) -> None:
+        """Delivery workers per adapter, and direct sends through the same adapters."""
+        self.services.messenger.adapters = self.adapters
         for platform, adapter in self.adapters.items():
             self.workers[platform] = DeliveryWorker(
                 self.db,
@@ -199,7 +219,7 @@ class App:
                     await adapter.start(self.dispatch)
                     started.append(adapter)
                 jobs: list[BackgroundJob] = [w.run for w in self.workers.values()]
-                jobs.append(self.services.poller.run)
+                jobs += [self.services.poller.run, self.services.announcements.run]
                 tasks = [tg.create_task(job(self.stop_requested)) for job in jobs]
                 log.info("running with %s", ", ".join(self.adapters))
                 await self.stop_requested.wait()

@@ -6,11 +6,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from bot.announcements import Announcements
 from bot.archive import Archive
+from bot.audit import AuditLog
 from bot.chat import Incoming, Post
+from bot.chat.messenger import Messenger
 from bot.config import Config
 from bot.feeds.poller import FeedPoller
 from bot.outbox.audience import Audience
+from bot.privacy import Privacy
 from bot.storage import Database
 from bot.subscriptions import Subscriptions
 
@@ -36,6 +40,10 @@ class Services:
     poller: FeedPoller
     subscriptions: Subscriptions
     archive: Archive
+    messenger: Messenger
+    audit: AuditLog
+    announcements: Announcements
+    privacy: Privacy
     commands: list[CommandSpec] = field(default_factory=list)
     clock: Callable[[], float] = time.time
 
@@ -51,5 +59,6 @@ class Context:
     is_admin: bool
 
 
-Reply = Post | None
+# One message, several in order (e.g. a preview, then its confirm buttons), or none.
+Reply = Post | tuple[Post, ...] | None
 Handler = Callable[[Incoming, Context], Awaitable[Reply]]

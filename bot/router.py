@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.audit import actor_of
 from bot.chat import ChatKind, Incoming, IncomingKind, Post, Sender
 from bot.config import AdminsSection
 from bot.context import CommandSpec, Context, Reply, Services
@@ -142,7 +143,9 @@ class CommandRouter:
         admin = is_admin(self.services.config.admins, incoming.sender)
         if spec.admin and not admin:
             log.info("refused admin command /%s on %s", spec.name, incoming.platform)
-            log.debug("refused sender %s", incoming.sender.id)
+            await self.services.audit.record(
+                actor_of(incoming.sender), spec.name, "admin command", "refused: not an admin"
+            )
             return Post.text("Sorry, that command is not available to you.")
         ctx = Context(
             services=self.services,

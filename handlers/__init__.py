@@ -4,28 +4,30 @@ from __future__ import annotations
 
 from bot.context import CommandSpec
 from bot.router import CommandRouter
-from handlers import basic, feeds, reading, subscriptions
+from handlers import announce, basic, feeds, privacy, reading, subscriptions
 
 
 def register_all(router: CommandRouter) -> None:
     """Register every command the bot answers, in the order /help lists them."""
-    router.add(CommandSpec("start", basic.start, "what this bot does"))
-    router.add(CommandSpec("help", basic.help_, "list the commands"))
-    router.add(
-        CommandSpec(
-            "subscribe", subscriptions.subscribe, "get new articles privately", "[topic ...]"
-        )
-    )
-    router.add(
-        CommandSpec("unsubscribe", subscriptions.unsubscribe, "stop articles", "[topic|all]")
-    )
-    router.add(CommandSpec("topics", subscriptions.topics, "the article topics"))
-    router.add(CommandSpec("latest", reading.latest, "the newest articles", "[n] [topic]"))
-    router.add(CommandSpec("search", reading.search, "search the articles", "words"))
-    router.add(CommandSpec("related", reading.related, "articles like one", "ARTICLE"))
-    router.add(CommandSpec("feeds", feeds.feeds_status, "each feed's status", admin=True))
-    router.add(
-        CommandSpec(
-            "feed_check", feeds.feed_check, "preview a feed's newest item", "URL", admin=True
-        )
-    )
+    specs = [
+        CommandSpec("start", basic.start, "what this bot does"),
+        CommandSpec("help", basic.help_, "list the commands"),
+        CommandSpec("subscribe", subscriptions.subscribe, "get articles privately", "[topic ...]"),
+        CommandSpec("unsubscribe", subscriptions.unsubscribe, "stop articles", "[topic|all]"),
+        CommandSpec("topics", subscriptions.topics, "the article topics"),
+        CommandSpec("latest", reading.latest, "the newest articles", "[n] [topic]"),
+        CommandSpec("search", reading.search, "search the articles", "words"),
+        CommandSpec("related", reading.related, "articles like one", "ARTICLE"),
+        CommandSpec("mydata", privacy.mydata, "what I keep about you"),
+        CommandSpec("forgetme", privacy.forgetme, "delete what I keep about you"),
+        # Admin commands
+        CommandSpec("announce", announce.announce, "send to every chat", "[opts] TEXT", admin=True),
+        CommandSpec("confirm", announce.confirm, "send an announcement", "N", admin=True),
+        CommandSpec("cancel", announce.cancel, "drop an announcement", "N", admin=True),
+        CommandSpec("cancel_announcement", announce.cancel, "stop a running one", "N", admin=True),
+        CommandSpec("audit", announce.audit, "the latest admin actions", "[n]", admin=True),
+        CommandSpec("feeds", feeds.feeds_status, "each feed's status", admin=True),
+        CommandSpec("feed_check", feeds.feed_check, "preview a feed", "URL", admin=True),
+    ]  # fmt: skip
+    for spec in specs:
+        router.add(spec)

@@ -60,6 +60,8 @@ def post_to_json(post: Post) -> str:
         ]
     if post.link_preview:
         data["preview"] = 1
+    if post.pin:
+        data["pin"] = 1
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -73,4 +75,5 @@ def post_from_json(text: str) -> Post:
             for row in data.get("buttons", [])
         ),
         link_preview=bool(data.get("preview")),
+        pin=bool(data.get("pin")),
     )

@@ -132,6 +132,7 @@ class Post:
     image_url: str | None = None
     buttons: tuple[tuple[Button, ...], ...] = field(default=())
     link_preview: bool = False
+    pin: bool = False  # pin it in the chat where the platform allows (announcements)
     # A generated picture (e.g. a progress card) for direct replies. Platforms
     # that show images send it as a photo; the console shows the text alone.
     # The outbox does not store it: posts for many chats use image_url.

@@ -1,0 +1,196 @@
+"""Admin announcements: draft and preview, confirm, schedule, deliver with live progress."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from bot.announcements.markup import parse_markup
+from bot.announcements.progress import DeliveryCounts, final_report, progress_post
+from bot.announcements.targets import (
+    AnnounceOptions,
+    OptionError,
+    check_selectors,
+    describe,
+    parse_options,
+    resolve,
+)
+from bot.audit import AuditLog
+from bot.chat import ChatError, ChatKind, ChatRef, Post, SentRef
+from bot.chat.codec import post_from_json, post_to_json
+from bot.chat.messenger import Messenger
+from bot.outbox.audience import Audience
+from bot.storage import Database
+from bot.storage import announcements as aq
+from bot.storage import outbox as q
+
+__all__ = ["Announcements", "Draft", "OptionError"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    id: int
+    post: Post
+    targets: list[q.Target]
+    summary: str
+    send_at: datetime | None
+
+
+@dataclass
+class Announcements:
+    """Owns announcements from draft to final report; `run` drives schedules and progress."""
+
+    db: Database
+    audience: Audience
+    messenger: Messenger
+    audit: AuditLog
+    channel_names: list[str]
+    topics: list[str]
+    clock: Callable[[], float] = field(default=time.time)
+    report_interval: float = 3.0
+
+    async def draft(self, author: str, arg_text: str) -> Draft:
+        """Parse, resolve the targets now (for the preview) and store a draft."""
+        options = parse_options(arg_text, datetime.fromtimestamp(self.clock(), UTC))
+        check_selectors(options.selectors, self.channel_names, self.topics)
+        post = self.post_of(options)
+        targets = await resolve(self.audience, options.selectors)
+        draft_id = await aq.create(
+            self.db, author=author, source=arg_text, post_json=post_to_json(post),
+            selectors=list(options.selectors),
+            send_at=options.send_at.timestamp() if options.send_at else None, now=self.clock(),
+        )  # fmt: skip
+        await self.audit.record(author, "announce", f"#{draft_id} to {describe(targets)}", "draft")
+        return Draft(draft_id, post, targets, describe(targets), options.send_at)
+
+    @staticmethod
+    def post_of(options: AnnounceOptions) -> Post:
+        return replace(parse_markup(options.text), pin=options.pin)
+
+    async def confirm(self, announcement_id: int, author: str, report_to: ChatRef | None) -> str:
+        """Send now (or schedule); returns what to tell the admin."""
+        row = await aq.get(self.db, announcement_id)
+        if row is None or row.state != aq.DRAFT:
+            return f"Announcement #{announcement_id} is not waiting for a confirmation."
+        if report_to is not None:
+            await aq.set_report(
+                self.db, row.id, platform=report_to.platform, chat=report_to.id,
+                kind=report_to.kind, message_id="",
+            )  # fmt: skip
+        if row.send_at is not None and row.send_at > self.clock():
+            await aq.set_state(self.db, row.id, aq.SCHEDULED, self.clock(), expect=aq.DRAFT)
+            when = datetime.fromtimestamp(row.send_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            await self.audit.record(author, "confirm", f"#{row.id} for {when}", "scheduled")
+            return f"Announcement #{row.id} is scheduled for {when}."
+        count = await self.start(row.id)
+        await self.audit.record(author, "confirm", f"#{row.id}", f"sending to {count}")
+        chats = "chat" if count == 1 else "chats"
+        return f"Announcement #{row.id} is going out to {count:,} {chats}."
+
+    async def start(self, announcement_id: int) -> int:
+        """Enqueue for the targets as they are now; returns how many."""
+        row = await aq.get(self.db, announcement_id)
+        assert row is not None
+        targets = await resolve(self.audience, row.selectors)
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            item_id = None
+            if targets:
+                item_id = await q.insert_item(
+                    conn, kind="announcement", ref=str(row.id), post_json=row.post_json,
+                    targets=targets, now=now,
+                )  # fmt: skip
+            await aq.started(conn, row.id, item_id, now)
+        self.audience.wake_all(targets)
+        log.info("announcement #%d enqueued for %d chats", row.id, len(targets))
+        await self._report(row.id, force=True)
+        return len(targets)
+
+    async def cancel(self, announcement_id: int, author: str) -> str:
+        """Cancel a draft, a scheduled announcement, or the unsent rest of a running one."""
+        row = await aq.get(self.db, announcement_id)
+        if row is None or row.state in (aq.DONE, aq.CANCELLED):
+            return f"Announcement #{announcement_id} is not pending or running."
+        now = self.clock()
+        if row.state == aq.SENDING and row.item_id is not None:
+            stopped = await aq.cancel_pending(self.db, row.item_id, now)
+            await self.audit.record(author, "cancel", f"#{row.id}", f"{stopped} unsent cancelled")
+            await self._report(row.id, force=True)
+            return f"Announcement #{row.id}: {stopped:,} unsent messages cancelled."
+        await aq.set_state(self.db, row.id, aq.CANCELLED, now, expect=row.state)
+        await self.audit.record(author, "cancel", f"#{row.id}", f"cancelled ({row.state})")
+        return f"Announcement #{row.id} is cancelled; nothing was sent."
+
+    async def counts(self, announcement_id: int) -> DeliveryCounts:
+        row = await aq.get(self.db, announcement_id)
+        if row is None or row.item_id is None:
+            return DeliveryCounts({})
+        return DeliveryCounts(await q.item_counts(self.db, row.item_id))
+
+    async def tick(self) -> None:
+        """Start what is due, refresh progress, close what has finished."""
+        now = self.clock()
+        for row in await aq.with_state(self.db, aq.SCHEDULED):
+            if row.send_at is not None and row.send_at <= now:
+                await self.start(row.id)
+        for row in await aq.with_state(self.db, aq.SENDING):
+            await self._report(row.id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("announcement tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+    async def _report(self, announcement_id: int, *, force: bool = False) -> None:
+        row = await aq.get(self.db, announcement_id)
+        if row is None or row.state != aq.SENDING:
+            return
+        counts = await self.counts(row.id)
+        now = self.clock()
+        done = counts.pending == 0
+        if (
+            not (force or done)
+            and row.last_report_at
+            and now - row.last_report_at < self.report_interval
+        ):
+            return
+        if done:
+            await aq.set_state(self.db, row.id, aq.DONE, now, expect=aq.SENDING)
+            await self.audit.record(row.author, "delivered", f"#{row.id}", counts.summary())
+            post = final_report(row.id, counts)
+        else:
+            post = progress_post(row.id, counts, now - (row.started_at or now))
+        await aq.reported(self.db, row.id, now)
+        await self._show(row, post)
+
+    async def _show(self, row: aq.AnnouncementRow, post: Post) -> None:
+        """Edit the admin's progress message in place (send it first if there is none yet)."""
+        if row.report_platform is None or row.report_chat is None:
+            return
+        chat = ChatRef(row.report_platform, row.report_chat, ChatKind(row.report_kind or "private"))
+        try:
+            if row.report_message:
+                await self.messenger.edit(SentRef(chat, row.report_message), post)
+            else:
+                sent = await self.messenger.send(chat, post, key=f"announcement-{row.id}-report")
+                await aq.set_report(
+                    self.db, row.id, platform=chat.platform, chat=chat.id, kind=chat.kind,
+                    message_id=sent.message_id,
+                )  # fmt: skip
+        except ChatError as exc:
+            log.warning("could not update announcement #%d's report: %s", row.id, exc)
+
+    async def preview_of(self, announcement_id: int) -> Post | None:
+        row = await aq.get(self.db, announcement_id)
+        return None if row is None else post_from_json(row.post_json)

@@ -1,0 +1,117 @@
+"""The options of /announce and `outreach-bot announce`, and who they select."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.outbox.audience import Audience, topics_match
+from bot.storage import feeds as fq
+from bot.storage import outbox as q
+
+PLATFORMS = ("telegram", "matrix", "console")
+
+
+class OptionError(ValueError):
+    """The admin's options are wrong; the message says how."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceOptions:
+    selectors: tuple[str, ...]
+    send_at: datetime | None
+    pin: bool
+    text: str
+
+
+def parse_when(value: str, now: datetime) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise OptionError(f"--at {value}: not an ISO time like 2026-12-01T18:00") from None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    if when <= now:
+        raise OptionError(f"--at {value}: that time has passed")
+    return when
+
+
+def parse_options(arg_text: str, now: datetime) -> AnnounceOptions:
+    """Leading `--to X`, `--at TIME` and `--pin` options, then the announcement text."""
+    rest = arg_text.strip()
+    selectors: list[str] = []
+    send_at = None
+    pin = False
+    while rest.startswith("--"):
+        option, _, rest = rest.partition(" ")
+        rest = rest.lstrip()
+        if option == "--pin":
+            pin = True
+            continue
+        if option not in ("--to", "--at"):
+            raise OptionError(f"unknown option {option}; use --to, --at or --pin")
+        value, _, rest = rest.partition(" ")
+        rest = rest.lstrip()
+        if not value:
+            raise OptionError(f"{option} needs a value")
+        if option == "--to":
+            selectors += [v for v in value.split(",") if v]
+        else:
+            send_at = parse_when(value, now)
+    if not rest:
+        raise OptionError("the announcement text is missing")
+    return AnnounceOptions(tuple(selectors), send_at, pin, rest)
+
+
+def check_selectors(selectors: tuple[str, ...], channels: list[str], topics: list[str]) -> None:
+    for selector in selectors:
+        if selector in ("channels", "subscribers", *PLATFORMS, *channels):
+            continue
+        if selector.startswith("topic:") and selector.removeprefix("topic:") in topics:
+            continue
+        raise OptionError(
+            f"--to {selector}: not a target. Use channels, subscribers, telegram, matrix, "
+            f"console, a channel name ({', '.join(channels) or 'none'}) or topic:<topic> "
+            f"({', '.join(topics) or 'no topics'})"
+        )
+
+
+async def resolve(audience: Audience, selectors: tuple[str, ...]) -> list[q.Target]:
+    """Everything by default; names, channels, subscribers and topics add up; platforms filter."""
+    platforms = {s for s in selectors if s in PLATFORMS}
+    picks = [s for s in selectors if s not in PLATFORMS] or ["channels", "subscribers"]
+    channel_names: set[str] = set()
+    topics: set[str] = set()
+    all_subscribers = False
+    for pick in picks:
+        if pick == "channels":
+            channel_names |= set(audience.channels)
+        elif pick == "subscribers":
+            all_subscribers = True
+        elif pick.startswith("topic:"):
+            topics.add(pick.removeprefix("topic:"))
+        else:
+            channel_names.add(pick)
+    targets = await audience.channel_targets(sorted(channel_names))
+    if all_subscribers or topics:
+        for sub in await fq.active_subscribers(audience.db, audience.platforms):
+            if all_subscribers or topics_match(sub.topics, topics):
+                targets.append(q.Target(sub.platform, sub.chat_id, "private", "subscriber"))
+    return [t for t in targets if not platforms or t.platform in platforms]
+
+
+def describe(targets: list[q.Target]) -> str:
+    """ "2 channels and 1,204 subscribers (telegram 1,100, matrix 106)" """
+    kinds = Counter("channel" if t.target.startswith("channel:") else "subscriber" for t in targets)
+    platforms = Counter(t.platform for t in targets)
+    parts = []
+    if kinds["channel"]:
+        parts.append(f"{kinds['channel']:,} channel" + ("s" if kinds["channel"] != 1 else ""))
+    if kinds["subscriber"]:
+        parts.append(
+            f"{kinds['subscriber']:,} subscriber" + ("s" if kinds["subscriber"] != 1 else "")
+        )
+    if not parts:
+        return "nobody"
+    by_platform = ", ".join(f"{p} {n:,}" for p, n in sorted(platforms.items()))
+    return " and ".join(parts) + f" ({by_platform})"
