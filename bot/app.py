@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot import __version__
 from bot.adapters.console import ConsoleAdapter
+from bot.adapters.matrix import MatrixAdapter
 from bot.announcements import Announcements
 from bot.archive import Archive
 from bot.audit import AuditLog
-from bot.chat import ChatAdapter, ChatError, Incoming, IncomingKind
+from bot.chat import ChatAdapter, ChatError, Incoming, IncomingKind, OnIncoming
 from bot.chat.messenger import Messenger
 from bot.config import Config, FeedEntry
 from bot.context import Services
@@ -30,6 +32,7 @@ from bot.router import CommandRouter
 from bot.storage import Database, open_database
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
+from bot.storage.state import DatabaseStateStore
 from bot.subscriptions import Subscriptions
 from handlers import register_all
 
@@ -132,6 +135,15 @@ def pacer_for(adapter: ChatAdapter) -> Pacer:
     )
 
 
+async def start_adapter(adapter: ChatAdapter, on_incoming: OnIncoming | None) -> None:
+    """Start one adapter; a failure (bad token, unreachable server) is a clear startup error."""
+    try:
+        await adapter.start(on_incoming)
+    except Exception as exc:
+        log.debug("starting %s failed", adapter.platform, exc_info=True)
+        raise StartupError(f"{adapter.platform}: could not start: {exc}") from exc
+
+
 @dataclass
 class App:
     """A wired bot: adapters, router, delivery workers and services around one database."""
@@ -216,7 +228,7 @@ class App:
         async with self.services.poller, asyncio.TaskGroup() as tg:
             try:
                 for adapter in self.adapters.values():
-                    await adapter.start(self.dispatch)
+                    await start_adapter(adapter, self.dispatch)
                     started.append(adapter)
                 jobs: list[BackgroundJob] = [w.run for w in self.workers.values()]
                 jobs += [self.services.poller.run, self.services.announcements.run]
@@ -240,7 +252,7 @@ class App:
         started: list[ChatAdapter] = []
         try:
             for adapter in self.adapters.values():
-                await adapter.start(None)
+                await start_adapter(adapter, None)
                 started.append(adapter)
             async with self.services.poller:
                 await self.services.poller.poll_all()
@@ -252,7 +264,34 @@ class App:
                 await adapter.stop()
 
 
-def build_adapters(config: Config, app: App, console_io: ConsoleIO) -> dict[str, ChatAdapter]:
+def _secret(environ: Mapping[str, str], name: str | None) -> str | None:
+    return (environ.get(name) or None) if name else None
+
+
+def matrix_adapter(config: Config, db: Database, environ: Mapping[str, str]) -> MatrixAdapter:
+    m = config.matrix
+    return MatrixAdapter(
+        homeserver=m.homeserver,
+        user_id=m.user_id,
+        state=DatabaseStateStore(db, "matrix."),
+        access_token=_secret(environ, m.access_token_env),
+        device_id=_secret(environ, m.device_id_env),
+        password=_secret(environ, m.password_env),
+        rooms=[c.chat for c in config.channels if c.platform == "matrix"],
+        admins=list(config.admins.matrix),
+        rate=m.rate,
+        burst=m.burst,
+        exempt=m.exempt,
+        store_path=config.database_path().parent / "matrix-store",
+    )
+
+
+def build_adapters(
+    config: Config,
+    app: App,
+    console_io: ConsoleIO,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, ChatAdapter]:
     adapters: dict[str, ChatAdapter] = {}
     if config.console.enabled:
         adapters["console"] = ConsoleAdapter(
@@ -261,11 +300,10 @@ def build_adapters(config: Config, app: App, console_io: ConsoleIO) -> dict[str,
             stdin=console_io.stdin,
             stdout=console_io.stdout,
         )
-    for platform in ("telegram", "matrix"):
-        if platform in config.enabled_platforms():
-            raise StartupError(
-                f"[{platform}] enabled = true, but this version has no {platform} adapter yet"
-            )
+    if config.matrix.enabled:
+        adapters["matrix"] = matrix_adapter(config, app.db, environ)
+    if config.telegram.enabled:
+        raise StartupError("[telegram] enabled = true, but this version has no telegram adapter")
     if not adapters:
         raise StartupError("no chat platform is enabled: enable [console], [telegram] or [matrix]")
     return adapters

@@ -28,7 +28,11 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+
+from bot.donations.money import exponent as currency_exponent
+from bot.donations.money import to_minor
 
 
 class ConfigError(Exception):
@@ -128,16 +132,22 @@ class MatrixSection(Section):
     enabled: bool = False
     homeserver: HttpUrl = "https://matrix.example.org"
     user_id: str = "@outreach:example.org"
+    # password_env comes first: the token is optional when a password is given.
+    password_env: str | None = None
     access_token_env: str | None = "MATRIX_ACCESS_TOKEN"
     device_id_env: str | None = None
-    password_env: str | None = None
     rate: float = Field(default=0.2, gt=0)
     burst: int = Field(default=10, ge=1)
     exempt: bool = False
 
-    _check_secrets = field_validator("access_token_env", "device_id_env", "password_env")(
-        _require_env_if_enabled
-    )
+    _check_secrets = field_validator("device_id_env", "password_env")(_require_env_if_enabled)
+
+    @field_validator("access_token_env")
+    @classmethod
+    def _token_or_password(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("password_env") and not (value and _environ(info).get(value)):
+            return value  # logs in with the password once, then keeps the token
+        return _require_env_if_enabled(value, info)
 
     @field_validator("user_id")
     @classmethod
@@ -178,6 +188,7 @@ class CampaignEntry(Section):
     active: bool = True
     channels: list[str] = []
     provider: Literal["stripe", "static"] = "static"
+    milestones: list[Annotated[int, Field(ge=1, le=1000)]] = [25, 50, 75, 100]
 
     @field_validator("amounts")
     @classmethod
@@ -186,13 +197,31 @@ class CampaignEntry(Section):
             raise ValueError("every suggested amount must be greater than 0")
         return value
 
+    @model_validator(mode="after")
+    def _exact_in_currency(self) -> CampaignEntry:
+        """Amounts must be whole minor units of the currency (no 10.5 JPY, no 1.005 USD)."""
+        for amount in [self.goal, *self.amounts]:
+            try:
+                to_minor(amount, self.currency)
+            except ValueError:
+                places = currency_exponent(self.currency)
+                raise ValueError(
+                    f"{amount} {self.currency}: {self.currency} amounts have "
+                    + (f"at most {places} decimals" if places else "no decimals")
+                ) from None
+        return self
+
 
 class StripeSection(Section):
     secret_key_env: str = "STRIPE_SECRET_KEY"
+    # Optional: without it in the environment, payments are read from Stripe's event list.
     webhook_secret_env: str = "STRIPE_WEBHOOK_SECRET"
     api_base: HttpUrl = "https://api.stripe.com"
     success_url: HttpUrl = "https://example.org/thank-you"
     cancel_url: HttpUrl = "https://example.org/donate"
+    max_network_retries: int = Field(default=2, ge=0, le=5)
+    timeout: Annotated[Duration, Field(gt=0, le=120)] = 20.0
+    reconcile_interval: Annotated[Duration, Field(ge=10)] = 60.0
 
 
 class DonationsSection(Section):
@@ -221,7 +250,8 @@ class WebSection(Section):
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        # Port 0 binds any free port (the server logs the one it got); tests use it.
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError("not HOST:PORT")
         return value
 
@@ -327,10 +357,10 @@ def _cross_reference_problems(cfg: Config, environ: Mapping[str, str]) -> list[s
     if any(c.provider == "static" for c in cfg.campaigns) and not cfg.donations.static_url:
         problems.append('donations.static_url: required when a campaign uses provider = "static"')
     if any(c.provider == "stripe" for c in cfg.campaigns):
-        for key in ("secret_key_env", "webhook_secret_env"):
-            name = getattr(cfg.stripe, key)
-            if not environ.get(name):
-                problems.append(f"stripe.{key}: environment variable {name} is not set")
+        # The webhook secret is optional: without it the bot polls Stripe's event list.
+        name = cfg.stripe.secret_key_env
+        if not environ.get(name):
+            problems.append(f"stripe.secret_key_env: environment variable {name} is not set")
     for i, campaign in enumerate(cfg.campaigns):
         if campaign.highlight is not None and campaign.highlight not in campaign.amounts:
             problems.append(f"campaigns[{i}].highlight: {campaign.highlight} is not in amounts")

@@ -164,10 +164,11 @@ class DeliveryWorker:
         except RateLimited as exc:
             self.pacer.pause(exc.retry_after)
             log.warning("%s asked us to wait %.1fs", self.platform, exc.retry_after)
-            now = self.clock()
+            # The pause holds every send; keeping the row's due time keeps its place in line.
             await q.retry_later(
-                self.db, row.id, now + exc.retry_after, now=now, error="rate limited", count=False
-            )
+                self.db, row.id, row.next_attempt_at, now=self.clock(), error="rate limited",
+                count=False,
+            )  # fmt: skip
         except ChatGone as exc:
             await self._gone(row, str(exc) or "chat gone")
         except MaybeDelivered as exc:

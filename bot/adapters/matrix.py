@@ -1,0 +1,462 @@
+"""The Matrix adapter: a thin matrix-nio I/O shell around the pure `matrix_render`.
+
+Rooms are named by id (`!x:server`), alias (`#x:server`, resolved and cached)
+or, for private notices, by a user id (`@user:server`: the bot opens a direct
+room with that user and remembers it). Sync events become `Incoming` through
+`to_incoming`; posts become `m.notice` events. The outbox key is the
+transaction id, so a re-send after a crash is deduplicated by the homeserver.
+That only holds while the device stays the same, which is why the access token
+and device id are kept in `state`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import re
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    JoinResponse,
+    LocalProtocolError,
+    LoginResponse,
+    MatrixRoom,
+    RoomCreateResponse,
+    RoomGetStateEventResponse,
+    RoomPreset,
+    RoomResolveAliasResponse,
+    RoomSendResponse,
+    SyncResponse,
+    WhoamiResponse,
+)
+from nio.crypto import ENCRYPTION_ENABLED
+
+from bot.adapters.matrix_render import (
+    PLATFORM,
+    after_own_join,
+    edit_content,
+    error_for,
+    invite_decision,
+    left_alone,
+    message_content,
+    to_incoming,
+)
+from bot.chat import (
+    ChatGone,
+    ChatKind,
+    ChatRef,
+    Incoming,
+    IncomingKind,
+    MaybeDelivered,
+    OnIncoming,
+    PlatformLimits,
+    Post,
+    Rejected,
+    Sender,
+    SentRef,
+    StateStore,
+    Transient,
+)
+
+__all__ = ["MatrixAdapter", "MatrixLoginError", "error_for", "to_incoming"]
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_MS = 30_000
+HANDLED_KEEP = 500
+# Small syncs: no presence, typing or receipts; member lists loaded lazily,
+# which also makes the server send each room's member counts.
+SYNC_FILTER: dict[str, Any] = {
+    "presence": {"types": []},
+    "room": {
+        "timeline": {"limit": 100},
+        "state": {"lazy_load_members": True},
+        "ephemeral": {"types": []},
+    },
+}
+
+
+class MatrixLoginError(Exception):
+    """The bot cannot log in; the message says why (never with the token)."""
+
+
+def _room_names(room_id: str, names: dict[str, str]) -> list[str]:
+    return [room_id, *(name for name, rid in names.items() if rid == room_id)]
+
+
+class MatrixAdapter:
+    """Matrix behind the `ChatAdapter` interface."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        *,
+        homeserver: str,
+        user_id: str,
+        state: StateStore,
+        access_token: str | None = None,
+        device_id: str | None = None,
+        password: str | None = None,
+        rooms: Iterable[str] = (),
+        admins: Iterable[str] = (),
+        rate: float = 0.2,
+        burst: int = 10,
+        exempt: bool = False,
+        store_path: Path | None = None,
+    ) -> None:
+        self.homeserver = homeserver
+        self.user_id = user_id
+        self.state = state
+        self.rooms = list(rooms)
+        self.admins = frozenset(admins)
+        self.limits = PlatformLimits(
+            text_max=60_000,
+            caption_max=60_000,
+            global_rate=0.0 if exempt else rate,
+            per_chat_interval=0.0,
+            burst=burst,
+        )
+        self._credentials = (access_token, device_id, password)
+        self.e2e = ENCRYPTION_ENABLED and store_path is not None
+        self._store_path = store_path
+        self._client: AsyncClient | None = None
+        self._sync_task: asyncio.Task[None] | None = None
+        self._names: dict[str, str] = {}  # alias or user id -> room id
+        self._encrypted: set[str] = set()
+        self._handled: deque[str] = deque(maxlen=HANDLED_KEEP)
+        self._dm_lock = asyncio.Lock()
+        self.synced = asyncio.Event()  # set after the first sync since start
+
+    # --- lifecycle --------------------------------------------------------------
+
+    def _new_client(self, device_id: str | None) -> AsyncClient:
+        config = AsyncClientConfig(
+            max_limit_exceeded=0,  # a 429 comes straight back: our pacer decides when to retry
+            max_timeouts=0,  # and so does the outbox, after a timeout or lost connection
+            request_timeout=30,
+            encryption_enabled=self.e2e,
+            store_sync_tokens=False,
+        )
+        store = str(self._store_path) if self.e2e and self._store_path else ""
+        if store:
+            Path(store).mkdir(parents=True, exist_ok=True)
+        return AsyncClient(
+            self.homeserver, self.user_id, device_id or "", store_path=store, config=config
+        )
+
+    async def start(self, on_incoming: OnIncoming | None) -> None:
+        """Log in, join the configured rooms, and (with `on_incoming`) start syncing."""
+        try:
+            await self._login()
+            await self._join_configured()
+        except BaseException:
+            await self._close_client()
+            raise
+        if on_incoming is not None:
+            self.synced.clear()
+            self._handled.extend(json.loads(await self.state.get("handled_events") or "[]"))
+            self._sync_task = asyncio.create_task(self._sync_loop(on_incoming), name="matrix")
+
+    async def stop(self) -> None:
+        task, self._sync_task = self._sync_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._close_client()
+
+    async def _close_client(self) -> None:
+        client, self._client = self._client, None
+        # Not client.close(): nio refuses to close a client that never logged in.
+        if client is not None and client.client_session is not None:
+            await client.client_session.close()
+            client.client_session = None
+
+    async def _login(self) -> None:
+        token, device_id, password = self._credentials
+        # A configured token wins; else the one a password login stored earlier. The
+        # stored device id is reused even for a new login, so the device stays the same.
+        token = token or await self.state.get("access_token")
+        device_id = device_id or await self.state.get("device_id")
+        self._client = client = self._new_client(device_id)
+        whoami = await self._whoami(token) if token else None
+        if whoami is None:
+            if password is None:
+                raise MatrixLoginError(f"no valid access token or password for {self.user_id}")
+            resp = await self._request(client.login(password=password, device_name="outreach-bot"))
+            if not isinstance(resp, LoginResponse):
+                raise MatrixLoginError(f"password login as {self.user_id} failed: {resp.message}")
+            token, device_id = resp.access_token, resp.device_id
+        else:
+            device_id = whoami.device_id or device_id
+            if whoami.user_id != self.user_id:
+                raise MatrixLoginError(
+                    f"the access token belongs to another user, not {self.user_id}"
+                )
+        if not device_id or not token:
+            raise MatrixLoginError("the homeserver did not say which device the token belongs to")
+        if self.e2e:
+            client.restore_login(self.user_id, device_id, token)  # also opens the crypto store
+        client.user_id, client.device_id, client.access_token = self.user_id, device_id, token
+        await self.state.set("access_token", token)
+        await self.state.set("device_id", device_id)
+        log.info("logged in to Matrix (device %s)", device_id)
+
+    async def _whoami(self, token: str) -> Any:
+        """Who the token belongs to, or None when the homeserver no longer accepts it."""
+        client = self._require_client()
+        client.access_token = token
+        resp = await self._request(client.whoami())
+        if isinstance(resp, WhoamiResponse):
+            return resp
+        if resp.status_code != "M_UNKNOWN_TOKEN":
+            raise MatrixLoginError(f"checking the access token failed: {resp.message}")
+        log.warning("the Matrix access token was refused; trying the password")
+        return None
+
+    async def _request(self, call: Any) -> Any:
+        """Await a nio call, turning connection problems into `Transient`."""
+        try:
+            return await call
+        except aiohttp.ClientConnectorError as exc:
+            raise Transient(f"cannot reach the homeserver: {exc.os_error}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise MaybeDelivered(f"the homeserver did not answer: {type(exc).__name__}") from None
+
+    async def _join_configured(self) -> None:
+        client = self._require_client()
+        for name in self.rooms:
+            resp = await self._request(client.join(name))
+            if not isinstance(resp, JoinResponse):
+                log.warning("could not join the configured room %s: %s", name, resp.message)
+                continue
+            if not name.startswith("!"):
+                self._names[name] = resp.room_id
+            await self._check_encryption(resp.room_id, name)
+
+    async def _check_encryption(self, room_id: str, name: str) -> None:
+        client = self._require_client()
+        resp = await self._request(client.room_get_state_event(room_id, "m.room.encryption"))
+        if not isinstance(resp, RoomGetStateEventResponse) or not resp.content:
+            return
+        self._encrypted.add(room_id)
+        if not self.e2e:
+            log.warning(
+                "the configured room %s is encrypted; the bot cannot post there without the "
+                "[e2e] extra (python-olm) and a store path",
+                name,
+            )
+
+    def _require_client(self) -> AsyncClient:
+        if self._client is None:
+            raise Transient("the Matrix adapter is not started")
+        return self._client
+
+    # --- receiving --------------------------------------------------------------------
+
+    async def _sync_loop(self, on_incoming: OnIncoming) -> None:
+        since = await self.state.get("sync_token")
+        backoff = 1.0
+        while True:
+            try:
+                since = await self._sync_once(since, on_incoming)
+            except Exception as exc:
+                # Whatever went wrong, the next sync starts from the last stored token.
+                log.warning("Matrix sync failed (%s); retrying in %.0fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            backoff = 1.0
+            self.synced.set()
+
+    async def _sync_once(self, since: str | None, on_incoming: OnIncoming) -> str:
+        """One sync: handle what it brought, then store its token; return the token."""
+        client = self._require_client()
+        resp = await self._request(
+            client.sync(
+                timeout=SYNC_TIMEOUT_MS,
+                sync_filter=SYNC_FILTER,
+                since=since,
+                # Once per start: room names and members, so chat kinds are right.
+                full_state=not self.synced.is_set(),
+            )
+        )
+        if not isinstance(resp, SyncResponse):
+            raise Transient(str(resp))
+        await self._handle_invites(resp, on_incoming)
+        if since is not None:  # the very first sync is history: only its token matters
+            await self._handle_joined(resp, on_incoming)
+            await self._handle_left(resp, on_incoming)
+        if self.e2e:
+            await self._crypto_chores()
+        await self.state.set("sync_token", resp.next_batch)
+        return str(resp.next_batch)
+
+    async def _handle_joined(self, resp: Any, on_incoming: OnIncoming) -> None:
+        client = self._require_client()
+        for room_id, info in resp.rooms.join.items():
+            room = client.rooms.get(room_id) or MatrixRoom(room_id, self.user_id)
+            if room.encrypted:
+                self._encrypted.add(room_id)
+            events = info.timeline.events
+            for event in after_own_join(events, self.user_id):
+                await self._deliver(to_incoming(event, room, self.user_id), on_incoming)
+            if left_alone(events, room, self.user_id) and room_id not in self._configured_ids():
+                # The person left our direct room: nobody would read it any more.
+                await self._request(client.room_leave(room_id))
+
+    async def _handle_left(self, resp: Any, on_incoming: OnIncoming) -> None:
+        client = self._require_client()
+        for room_id, info in resp.rooms.leave.items():
+            room = client.rooms.pop(room_id, None) or MatrixRoom(room_id, self.user_id)
+            for event in info.timeline.events:
+                incoming = to_incoming(event, room, self.user_id)
+                if incoming is None or incoming.kind is not IncomingKind.BOT_REMOVED:
+                    continue
+                # Deliveries may name the room by alias or user id: report every name.
+                for name in _room_names(room_id, self._names):
+                    chat = ChatRef(PLATFORM, name, incoming.chat.kind, incoming.chat.title)
+                    await on_incoming(Incoming(chat, incoming.sender, kind=incoming.kind))
+                await self._forget_room(room_id)
+
+    async def _deliver(self, incoming: Incoming | None, on_incoming: OnIncoming) -> None:
+        if incoming is None:
+            return
+        if incoming.message_id is not None and incoming.message_id in self._handled:
+            return
+        try:
+            await on_incoming(incoming)
+        except Exception:
+            log.exception("handling a Matrix event failed")
+        if incoming.message_id is not None:
+            # Remembered after handling: should we crash in between, the reply's
+            # transaction id makes the homeserver drop the second answer.
+            self._handled.append(incoming.message_id)
+            await self.state.set("handled_events", json.dumps(list(self._handled)))
+
+    async def _handle_invites(self, resp: Any, on_incoming: OnIncoming) -> None:
+        client = self._require_client()
+        configured = self._configured_ids()
+        for room_id, info in resp.rooms.invite.items():
+            invite = invite_decision(
+                info.invite_state, room_id, self.user_id, configured, self.admins
+            )
+            if invite.accept:
+                joined = await self._request(client.join(room_id))
+                if isinstance(joined, JoinResponse):
+                    log.info("accepted an invite to a Matrix room (%s)", invite.reason)
+                    chat = ChatRef(PLATFORM, room_id, ChatKind.GROUP)
+                    sender = Sender(PLATFORM, invite.inviter)
+                    await on_incoming(Incoming(chat, sender, kind=IncomingKind.BOT_ADDED))
+                    continue
+            log.info("declined an invite to a Matrix room (%s)", invite.reason)
+            await self._request(client.room_leave(room_id))
+
+    async def _forget_room(self, room_id: str) -> None:
+        for name in [n for n, rid in self._names.items() if rid == room_id]:
+            del self._names[name]
+            if name.startswith("@"):
+                await self.state.set(f"dm:{name}", "")
+
+    def _configured_ids(self) -> set[str]:
+        """The configured rooms, by id and by the ids their aliases resolved to."""
+        return set(self.rooms) | {self._names[n] for n in self.rooms if n in self._names}
+
+    async def _crypto_chores(self) -> None:
+        # What nio's sync_forever does between syncs, for encrypted rooms.
+        client = self._require_client()
+        with contextlib.suppress(LocalProtocolError):
+            if client.should_upload_keys:
+                await client.keys_upload()
+            if client.should_query_keys:
+                await client.keys_query()
+            if client.should_claim_keys:
+                await client.keys_claim(client.get_users_for_key_claiming())
+            await client.send_to_device_messages()
+
+    # --- sending ----------------------------------------------------------------------
+
+    async def send(
+        self, chat: ChatRef, post: Post, *, key: str, reply_to: str | None = None
+    ) -> SentRef:
+        """Send `post` as an `m.notice`; `key` is the transaction id."""
+        content = message_content(post, reply_to=reply_to)
+        room_id = await self._room_for(chat.id)
+        try:
+            event_id = await self._send_event(room_id, content, key)
+        except ChatGone:
+            if not chat.id.startswith("@"):
+                raise
+            # The person left our direct room: open a new one.
+            await self.state.set(f"dm:{chat.id}", "")
+            self._names.pop(chat.id, None)
+            event_id = await self._send_event(await self._room_for(chat.id), content, key)
+        return SentRef(chat, event_id)
+
+    async def edit(self, sent: SentRef, post: Post) -> None:
+        """Replace an earlier post with an `m.replace` edit event."""
+        content = edit_content(post, sent.message_id)
+        digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        # The same edit twice gets the same transaction id, so it lands once.
+        await self._send_event(await self._room_for(sent.chat.id), content, f"edit-{digest[:32]}")
+
+    async def _send_event(self, room_id: str, content: dict[str, Any], txn_id: str) -> str:
+        client = self._require_client()
+        if room_id in self._encrypted and not self.e2e:
+            raise Rejected("the room is encrypted; install the [e2e] extra to post there")
+        try:
+            resp = await self._request(
+                client.room_send(
+                    room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
+                )
+            )
+        except LocalProtocolError as exc:
+            raise Transient(f"not ready to send: {exc}") from None
+        if isinstance(resp, RoomSendResponse):
+            return str(resp.event_id)
+        raise error_for(resp)
+
+    async def _room_for(self, chat_id: str) -> str:
+        """The room id for a room id, a room alias or (a direct room with) a user id."""
+        if chat_id.startswith("!"):
+            return chat_id
+        if chat_id in self._names:
+            return self._names[chat_id]
+        if chat_id.startswith("#"):
+            client = self._require_client()
+            resp = await self._request(client.room_resolve_alias(chat_id))
+            if not isinstance(resp, RoomResolveAliasResponse):
+                raise error_for(resp)
+            self._names[chat_id] = resp.room_id
+            return str(resp.room_id)
+        if re.match(r"^@[^:\s]+:\S+$", chat_id):
+            return await self._direct_room(chat_id)
+        raise Rejected("not a Matrix room id, room alias or user id")
+
+    async def _direct_room(self, user_id: str) -> str:
+        async with self._dm_lock:
+            room_id = self._names.get(user_id) or await self.state.get(f"dm:{user_id}")
+            if not room_id:
+                client = self._require_client()
+                resp = await self._request(
+                    client.room_create(
+                        is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
+                    )
+                )
+                if not isinstance(resp, RoomCreateResponse):
+                    raise error_for(resp)
+                room_id = str(resp.room_id)
+                await self.state.set(f"dm:{user_id}", room_id)
+                log.info("opened a direct Matrix room for private messages")
+            self._names[user_id] = room_id
+            return room_id
