@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from bot import __version__
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.matrix import MatrixAdapter
+from bot.adapters.telegram import TelegramAdapter
 from bot.announcements import Announcements
 from bot.archive import Archive
 from bot.audit import AuditLog
@@ -191,6 +192,17 @@ class App:
             await fq.move_subscriber(self.db, chat.platform, chat.id, incoming.new_chat_id)
             await fq.move_channel(self.db, chat.platform, chat.id, incoming.new_chat_id)
 
+    async def announce_telegram(self, adapter: TelegramAdapter) -> None:
+        """Let the router recognise /cmd@ourbot, and publish the command menus."""
+        self.router.bot_usernames["telegram"] = adapter.username.lower()
+        commands = self.router.commands()
+        public = [(c.name, c.summary) for c in commands if not c.admin]
+        admin = [(c.name, c.summary) for c in commands if c.admin]
+        try:
+            await adapter.publish_commands(public, admin, list(self.config.admins.telegram))
+        except ChatError as exc:
+            log.warning("could not publish the Telegram command menu: %s", exc)
+
     def request_stop(self) -> None:
         self.stop_requested.set()
 
@@ -230,6 +242,8 @@ class App:
                 for adapter in self.adapters.values():
                     await start_adapter(adapter, self.dispatch)
                     started.append(adapter)
+                    if isinstance(adapter, TelegramAdapter):
+                        await self.announce_telegram(adapter)
                 jobs: list[BackgroundJob] = [w.run for w in self.workers.values()]
                 jobs += [self.services.poller.run, self.services.announcements.run]
                 tasks = [tg.create_task(job(self.stop_requested)) for job in jobs]
@@ -303,7 +317,14 @@ def build_adapters(
     if config.matrix.enabled:
         adapters["matrix"] = matrix_adapter(config, app.db, environ)
     if config.telegram.enabled:
-        raise StartupError("[telegram] enabled = true, but this version has no telegram adapter")
+        t = config.telegram
+        adapters["telegram"] = TelegramAdapter(
+            token=environ[t.token_env],
+            api_base=t.api_base,
+            webhook_url=t.webhook_url,
+            webhook_listen=t.webhook_listen,
+            webhook_secret=_secret(environ, t.webhook_secret_env),
+        )
     if not adapters:
         raise StartupError("no chat platform is enabled: enable [console], [telegram] or [matrix]")
     return adapters

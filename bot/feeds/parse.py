@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-from bs4 import BeautifulSoup, Tag
-from bs4.element import CData, NavigableString, PageElement, PreformattedString
+import lxml.etree
+import lxml.html
 
 from bot.feeds.article import Article, canonical_url, text_hash
 
@@ -56,7 +56,11 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    result: Mapping[str, Any] = feedparser.parse(body, response_headers=headers)
+    # No sanitising or URI rewriting of embedded HTML: we only ever take its text
+    # (and image URLs, resolved here), so feedparser's costly second HTML pass is waste.
+    result: Mapping[str, Any] = feedparser.parse(
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
     entries = _mappings(result.get("entries"))
     if not entries and not result.get("version"):
         raise NotAFeed(_not_a_feed_reason(body, content_type, result.get("bozo_exception")))
@@ -186,8 +190,14 @@ def _image_url(entry: Entry, *, base: str) -> str | None:
         absolute = _absolute_http(candidate, base)
         if absolute:
             return absolute
-    for fragment in (*_content_values(entry), _str(entry, "summary")):
-        found = _first_img(fragment, base)
+    summary_detail = entry.get("summary_detail")
+    summary_base = _str(summary_detail, "base") if isinstance(summary_detail, Mapping) else ""
+    fragments = [
+        *((_str(item, "value"), _str(item, "base")) for item in _mappings(entry.get("content"))),
+        (_str(entry, "summary"), summary_base),
+    ]
+    for fragment, fragment_base in fragments:
+        found = _first_img(fragment, urljoin(base, fragment_base) if fragment_base else base)
         if found:
             return found
     return None
@@ -207,12 +217,12 @@ def _is_image(item: Entry, *, require_hint: bool) -> bool:
 def _first_img(fragment: str, base: str) -> str | None:
     if "<img" not in fragment.lower():
         return None
-    for img in _soup(fragment).find_all("img"):
+    for img in _parse_fragment(fragment).iter("img"):
         # A 1x1 image is a tracking pixel, not an illustration.
         if {img.get("width"), img.get("height")} & {"0", "1"}:
             continue
         src = img.get("src")
-        absolute = _absolute_http(src, base) if isinstance(src, str) else None
+        absolute = _absolute_http(src, base) if src else None
         if absolute:
             return absolute
     return None
@@ -254,35 +264,44 @@ def html_to_text(html_fragment: str) -> str:
     """
     if "<" not in html_fragment:
         return _TextBuilder.from_tokens([html.unescape(html_fragment)])
-    return _TextBuilder.from_tokens(_tokens(_soup(html_fragment)))
+    return _TextBuilder.from_tokens(_tokens(_parse_fragment(html_fragment)))
 
 
-def _soup(fragment: str) -> BeautifulSoup:
-    # The wrapper element keeps BeautifulSoup from guessing that a fragment
-    # is a file name, a URL or an XML document and warning about it.
-    return BeautifulSoup(f"<div>{fragment}</div>", "html.parser")
+# Characters XML (hence lxml) refuses; feeds sometimes carry them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _tokens(root: Tag) -> Iterator[str | _Break]:
+def _parse_fragment(fragment: str) -> lxml.html.HtmlElement:
+    """The fragment under a <div>, parsed by libxml2's forgiving HTML parser."""
+    try:
+        return lxml.html.fragment_fromstring(_CONTROL.sub("", fragment), create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return lxml.html.fragment_fromstring("", create_parent="div")
+
+
+def _tokens(root: lxml.html.HtmlElement) -> Iterator[str | _Break]:
     """Text and breaks in document order (an explicit stack: feeds nest deeply)."""
-    stack: list[PageElement | _Break] = [root]
+    stack: list[lxml.html.HtmlElement | str | _Break] = [root]
     while stack:
         node = stack.pop()
-        if isinstance(node, _Break):
+        if isinstance(node, str | _Break):
             yield node
-        elif isinstance(node, Tag):
-            if node.name in _DROPPED_TAGS:
-                continue
-            brk = _TAG_BREAKS.get(node.name)
-            if brk is not None:
-                yield brk
-                if brk is not _Break.BR:  # the other breaks close the element too
-                    stack.append(brk)
-            stack.extend(reversed(node.contents))
-        elif isinstance(node, NavigableString) and (
-            isinstance(node, CData) or not isinstance(node, PreformattedString)
-        ):
-            yield str(node)
+            continue
+        if node is not root and node.tail:
+            stack.append(node.tail)  # the text after an element comes after its end
+        if not isinstance(node.tag, str):
+            continue  # a comment or processing instruction: only its tail is text
+        tag = node.tag.lower()
+        if tag in _DROPPED_TAGS:
+            continue
+        brk = _TAG_BREAKS.get(tag)
+        if brk is not None:
+            yield brk
+            if brk is not _Break.BR:  # the other breaks close the element too
+                stack.append(brk)
+        stack.extend(reversed(list(node)))
+        if node.text:
+            stack.append(node.text)
 
 
 class _TextBuilder:

@@ -250,46 +250,51 @@ class FeedPoller:
         to_post = [a for a in fresh if wanted(feed, a)]
         if first_poll:
             to_post = to_post[-feed.backfill :] if feed.backfill else []
-        posted = 0
-        for article in fresh:
-            post_it = article in to_post and not await fq.canonical_posted(
-                self.db, article.canonical_url
-            )
-            posted += await self._record(feed, parsed, article, post=post_it)
+        post_keys = {
+            a.key for a in to_post if not await fq.canonical_posted(self.db, a.canonical_url)
+        }
+        await self._record(feed, parsed, fresh, post_keys)
         edited = 0
         if feed.edit_on_update:
             for article in parsed.articles:
                 known = seen.get(article.key)
                 if known and known.posted and known.content_hash != article.content_hash:
                     edited += await self._edit(feed, parsed, known.id, article)
-        return posted, edited
+        return len(post_keys), edited
 
     async def _record(
-        self, feed: FeedSettings, parsed: ParsedFeed, article: Article, *, post: bool
-    ) -> int:
+        self, feed: FeedSettings, parsed: ParsedFeed, fresh: list[Article], post_keys: set[str]
+    ) -> None:
+        """One transaction for a poll: every new entry, and an outbox item per posted one."""
         channels: list[q.Target] = []
-        subscribers: list[q.Target] = []
-        if post:
+        pool: list[fq.Subscriber] = []
+        if post_keys:
             channels = await self.audience.channel_targets(feed.channels)
-            subscribers = await self.audience.subscriber_targets(article_topics(feed, article))
+            pool = await self.audience.subscriber_pool()
         now = self.clock()
-        rendered = render_article(article, feed_title=parsed.title)
+        woken: list[q.Target] = []
         async with self.db.transaction() as conn:
-            article_id = await fq.insert_article(
-                conn, to_record(feed.name, article), posted=post, now=now
+            await fq.insert_seen_articles(
+                conn, [to_record(feed.name, a) for a in fresh if a.key not in post_keys], now
             )
-            # Private copies carry "More like this"; channel posts stay clean.
-            for targets, body in (
-                (channels, rendered),
-                (subscribers, with_related_button(rendered, article_id)),
-            ):
-                if targets:
-                    await q.insert_item(
-                        conn, kind="article", ref=str(article_id), targets=targets, now=now,
-                        post_json=post_to_json(body),
-                    )  # fmt: skip
-        self.audience.wake_all([*channels, *subscribers])
-        return int(post)
+            for article in (a for a in fresh if a.key in post_keys):
+                record = to_record(feed.name, article)
+                article_id = await fq.insert_article(conn, record, posted=True, now=now)
+                topics = article_topics(feed, article)
+                subscribers = self.audience.subscribers_among(pool, topics)
+                rendered = render_article(article, feed_title=parsed.title)
+                # Private copies carry "More like this"; channel posts stay clean.
+                for targets, body in (
+                    (channels, rendered),
+                    (subscribers, with_related_button(rendered, article_id)),
+                ):
+                    if targets:
+                        await q.insert_item(
+                            conn, kind="article", ref=str(article_id), targets=targets, now=now,
+                            post_json=post_to_json(body),
+                        )  # fmt: skip
+                        woken += targets
+        self.audience.wake_all(woken)
 
     async def _edit(
         self, feed: FeedSettings, parsed: ParsedFeed, article_id: int, article: Article

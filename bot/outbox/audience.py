@@ -57,13 +57,21 @@ class Audience:
             targets.append(q.Target(spec.platform, chat_id, "channel", f"channel:{name}"))
         return targets
 
-    async def subscriber_targets(self, topics: Iterable[str]) -> list[q.Target]:
+    async def subscriber_pool(self) -> list[fq.Subscriber]:
+        """Every active subscriber on a running platform (read once, matched many times)."""
+        return await fq.active_subscribers(self.db, self.platforms)
+
+    @staticmethod
+    def subscribers_among(pool: list[fq.Subscriber], topics: Iterable[str]) -> list[q.Target]:
         topic_set = set(topics)
         return [
             q.Target(s.platform, s.chat_id, "private", "subscriber")
-            for s in await fq.active_subscribers(self.db, self.platforms)
+            for s in pool
             if topics_match(s.topics, topic_set)
         ]
+
+    async def subscriber_targets(self, topics: Iterable[str]) -> list[q.Target]:
+        return self.subscribers_among(await self.subscriber_pool(), topics)
 
     def wake_all(self, targets: Iterable[q.Target]) -> None:
         for platform in {t.platform for t in targets}:

@@ -85,6 +85,8 @@ class DeliveryWorker:
         """Deliver until `stop` is set; sends in flight are finished before returning."""
         async with asyncio.TaskGroup() as tg:
             while not stop.is_set():
+                # Cleared before looking for work: a wake() during the look is not lost.
+                self._wake.clear()
                 wait = await self._dispatch_ready(tg, stop)
                 await self._sleep(wait, stop)
 
@@ -94,6 +96,7 @@ class DeliveryWorker:
         deadline = self.clock() + limit
         async with asyncio.TaskGroup() as tg:
             while self.clock() < deadline:
+                self._wake.clear()
                 wait = await self._dispatch_ready(tg, stop)
                 if not self._in_flight and await self._nothing_due_within(horizon):
                     break
@@ -106,7 +109,6 @@ class DeliveryWorker:
     async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
         if seconds <= 0 or stop.is_set():
             return
-        self._wake.clear()
         waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
         try:
             await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)

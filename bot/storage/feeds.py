@@ -154,32 +154,35 @@ class ArticleRecord:
     content_hash: str
 
 
+_INSERT_ARTICLE = (
+    "INSERT INTO articles (feed, key, canonical_url, url, title, author, summary, image_url, "
+    "categories, published_at, content_hash, seen_at, posted) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _article_params(a: ArticleRecord, posted: bool, now: float) -> tuple[object, ...]:
+    categories = json.dumps(list(a.categories), ensure_ascii=False)
+    return (
+        a.feed, a.key, a.canonical_url, a.url, a.title, a.author, a.summary, a.image_url,
+        categories, a.published_at, a.content_hash, now, int(posted),
+    )  # fmt: skip
+
+
 async def insert_article(
     conn: aiosqlite.Connection, a: ArticleRecord, *, posted: bool, now: float
 ) -> int:
     """Record an article; call inside a transaction. Returns its id."""
-    cur = await conn.execute(
-        "INSERT INTO articles (feed, key, canonical_url, url, title, author, summary, image_url, "
-        "categories, published_at, content_hash, seen_at, posted) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            a.feed,
-            a.key,
-            a.canonical_url,
-            a.url,
-            a.title,
-            a.author,
-            a.summary,
-            a.image_url,
-            json.dumps(list(a.categories), ensure_ascii=False),
-            a.published_at,
-            a.content_hash,
-            now,
-            int(posted),
-        ),
-    )
+    cur = await conn.execute(_INSERT_ARTICLE, _article_params(a, posted, now))
     assert cur.lastrowid is not None
     return cur.lastrowid
+
+
+async def insert_seen_articles(
+    conn: aiosqlite.Connection, records: list[ArticleRecord], now: float
+) -> None:
+    """Record articles that are not posted, in one statement (a first poll sees many)."""
+    await conn.executemany(_INSERT_ARTICLE, [_article_params(a, False, now) for a in records])
 
 
 async def update_article_content(
