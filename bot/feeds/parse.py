@@ -12,7 +12,7 @@ import enum
 import html
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,14 +44,21 @@ class ParsedFeed:
     articles: tuple[Article, ...]
 
 
-def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+def parse_feed(
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None = None,
+    skip_keys: Container[str] = frozenset(),
+) -> ParsedFeed:
     """Parse a fetched feed document.
 
     `url` is where the document was fetched from: relative links resolve
     against it (or against the feed's own xml:base). A malformed feed that
     still yields entries is used; a document that yields no entries and has
     no feed structure raises `NotAFeed`. Entries repeating an earlier key are
-    dropped.
+    dropped, and so are entries whose guid or link is in `skip_keys` (already
+    known: normalising them again would be wasted work).
     """
     headers = {"content-location": url}
     if content_type:
@@ -69,6 +76,8 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
     articles: list[Article] = []
     seen: set[str] = set()
     for entry in entries:
+        if skip_keys and _quick_key(entry, url) in skip_keys:
+            continue
         article = _article(entry, base=url)
         if article is not None and article.key not in seen:
             seen.add(article.key)
@@ -102,7 +111,7 @@ def _article(entry: Entry, *, base: str) -> Article | None:
     summary = cut_text(_summary_text(entry), SUMMARY_MAX)
     if not (title or url or summary):
         return None
-    key = _str(entry, "id").strip() or url or "sha256:" + text_hash(title, summary)
+    key = _quick_key(entry, base) or "sha256:" + text_hash(title, summary)
     return Article(
         key=key,
         url=url,
@@ -114,6 +123,11 @@ def _article(entry: Entry, *, base: str) -> Article | None:
         categories=_categories(entry),
         published=_published(entry),
     )
+
+
+def _quick_key(entry: Entry, base: str) -> str:
+    """The entry's key when it has a guid or link ("" when only a text hash would do)."""
+    return _str(entry, "id").strip() or _absolute_http(_str(entry, "link"), base) or ""
 
 
 def _plain_title(item: Entry) -> str:

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from bot.chat import Button, Post
 from bot.chat.codec import post_from_json, post_to_json
@@ -192,12 +193,18 @@ class FeedPoller:
                 )
                 await self._recovered(feed, row)
                 return PollResult(feed.name, not_modified=True)
+            seen = await fq.seen_articles(self.db, feed.name)
+            # Known entries need no normalising unless edits are followed.
+            skip = frozenset() if feed.edit_on_update else seen.keys()
             parsed = await asyncio.to_thread(
-                parse_feed, result.body, url=result.final_url, content_type=result.content_type
+                partial(parse_feed, skip_keys=skip),
+                result.body,
+                url=result.final_url,
+                content_type=result.content_type,
             )
         except (FetchError, NotAFeed) as exc:
             return await self._failed(feed, row, exc)
-        posted, edited = await self._take(feed, row, parsed)
+        posted, edited = await self._take(feed, row, parsed, seen)
         await fq.record_success(
             self.db,
             feed.name,
@@ -241,10 +248,13 @@ class FeedPoller:
             await self.audience.notify_admins(Post.text(f"Feed {feed.name!r} works again."))
 
     async def _take(
-        self, feed: FeedSettings, row: fq.FeedRow, parsed: ParsedFeed
+        self,
+        feed: FeedSettings,
+        row: fq.FeedRow,
+        parsed: ParsedFeed,
+        seen: dict[str, fq.SeenArticle],
     ) -> tuple[int, int]:
         """Record every unseen entry; post the new ones (only `backfill` on a first poll)."""
-        seen = await fq.seen_articles(self.db, feed.name)
         first_poll = row.first_polled_at is None
         fresh = [a for a in oldest_first(parsed.articles) if a.key not in seen]
         to_post = [a for a in fresh if wanted(feed, a)]
