@@ -24,6 +24,7 @@ from bot.chat import ChatAdapter, ChatError, Incoming, IncomingKind, OnIncoming
 from bot.chat.messenger import Messenger
 from bot.config import Config, FeedEntry
 from bot.context import Services
+from bot.donations import build_donations
 from bot.feeds.poller import FeedPoller, FeedSettings
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
@@ -88,7 +89,11 @@ def feed_settings(feed: FeedEntry) -> FeedSettings:
 
 
 def build_services(
-    config: Config, db: Database, *, clock: Callable[[], float] = time.time
+    config: Config,
+    db: Database,
+    *,
+    clock: Callable[[], float] = time.time,
+    environ: Mapping[str, str] = os.environ,
 ) -> Services:
     channels = {c.name: ChannelSpec(c.name, c.platform, c.chat) for c in config.channels}
     audience = Audience(db, channels, config.enabled_platforms(), admin_targets(config))
@@ -114,6 +119,7 @@ def build_services(
         audit=audit,
         announcements=announcements,
         privacy=Privacy(db),
+        donations=build_donations(config, db, audience, clock=clock, environ=environ),
         clock=clock,
     )
 
@@ -203,6 +209,11 @@ class App:
         except ChatError as exc:
             log.warning("could not publish the Telegram command menu: %s", exc)
 
+    async def close(self) -> None:
+        """Release what the services hold open (the payment provider's HTTP session)."""
+        if self.services.donations is not None:
+            await self.services.donations.aclose()
+
     def request_stop(self) -> None:
         self.stop_requested.set()
 
@@ -246,6 +257,8 @@ class App:
                         await self.announce_telegram(adapter)
                 jobs: list[BackgroundJob] = [w.run for w in self.workers.values()]
                 jobs += [self.services.poller.run, self.services.announcements.run]
+                if self.services.donations:
+                    jobs += self.services.donations.jobs()
                 tasks = [tg.create_task(job(self.stop_requested)) for job in jobs]
                 log.info("running with %s", ", ".join(self.adapters))
                 await self.stop_requested.wait()
@@ -330,12 +343,18 @@ def build_adapters(
     return adapters
 
 
-def build_app(config: Config, db: Database, console_io: ConsoleIO | None = None) -> App:
-    services = build_services(config, db)
+def build_app(
+    config: Config,
+    db: Database,
+    console_io: ConsoleIO | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> App:
+    """The whole bot from its config: services, router with every command, adapters, workers."""
+    services = build_services(config, db, environ=environ)
     router = CommandRouter(services)
     register_all(router)
     app = App(config=config, services=services, router=router)
-    app.adapters = build_adapters(config, app, console_io or ConsoleIO())
+    app.adapters = build_adapters(config, app, console_io or ConsoleIO(), environ)
     app.wire_workers()
     return app
 
@@ -348,18 +367,25 @@ async def run_bot(
     console_io: ConsoleIO | None = None,
 ) -> None:
     """Run the bot until EOF on the console, SIGINT or SIGTERM (or one pass with `once`)."""
-    loop = asyncio.get_running_loop()
     async with open_database(db_path or config.database_path()) as db:
         app = build_app(config, db, console_io)
-        if once:
-            await app.run_once()
-            return
+        try:
+            if once:
+                await app.run_once()
+            else:
+                await _run_until_signalled(app)
+        finally:
+            await app.close()
+
+
+async def _run_until_signalled(app: App) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, app.request_stop)
+    try:
+        await app.run()
+    finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, app.request_stop)
-        try:
-            await app.run()
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.remove_signal_handler(sig)
+                loop.remove_signal_handler(sig)

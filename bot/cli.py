@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import tempfile
 import tomllib
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.app import StartupError, run_bot
+from bot.admin_cli import add_admin_commands, cmd_announce, cmd_audit
+from bot.app import StartupError, admin_targets, run_bot
 from bot.config import Config, ConfigError, load_config, parse_config
 from bot.demo import demo_config_text
 from bot.demo.server import serve_sample_feed
+from bot.donations import Donations, ProviderError, build_donations
+from bot.donations.report import progress_json, progress_text, write_csv
 from bot.logs import setup_logging
+from bot.outbox.audience import Audience, ChannelSpec
 from bot.storage import DatabaseTooNew, MigrationError, open_database
+from bot.storage import ledger as lq
 
 log = logging.getLogger("bot")
 
@@ -88,7 +95,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(migrate)
     _add_log_level(migrate, "INFO")
+    _add_donation_commands(sub)
     return parser
+
+
+def _add_donation_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    progress = sub.add_parser(
+        "progress",
+        help="print each campaign's progress",
+        description="Print each campaign's net total, goal and donation count from the ledger.",
+    )
+    _add_config(progress)
+    progress.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"campaigns": [{"id", "currency", "goal", "raised", "donations", '
+        '"by_currency"}]} with amounts in minor units',
+    )
+    ledger = sub.add_parser(
+        "ledger",
+        help="export the donations ledger",
+        description="Work with the donations ledger.",
+    )
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    export = ledger_sub.add_parser(
+        "export",
+        help="print every ledger entry",
+        description="Print every ledger entry (payments, refunds, disputes, offline gifts), "
+        "oldest first, for the treasurer.",
+    )
+    _add_config(export)
+    export.add_argument("--csv", action="store_true", required=True, help="as CSV on stdout")
+    reconcile = sub.add_parser(
+        "reconcile",
+        help="read Stripe's event list once into the ledger",
+        description="Read every Stripe event since the last one handled into the ledger "
+        "(for deployments without a public webhook URL; safe to run from cron).",
+    )
+    _add_config(reconcile)
+    _add_log_level(reconcile, "WARNING")
+    add_admin_commands(sub)
 
 
 def demo_config(data_dir: Path, user: str | None, feed_url: str) -> Config:
@@ -165,11 +211,72 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         return 1
 
 
+async def _with_donations(config: Config, work: Callable[[Donations], Awaitable[int]]) -> int:
+    """Open the database and the donations service, run `work`, close everything."""
+    async with open_database(config.database_path()) as db:
+        channels = {c.name: ChannelSpec(c.name, c.platform, c.chat) for c in config.channels}
+        audience = Audience(db, channels, config.enabled_platforms(), admin_targets(config))
+        donations = build_donations(config, db, audience)
+        try:
+            return await work(donations)
+        finally:
+            await donations.aclose()
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+
+    async def work(d: Donations) -> int:
+        if args.json:
+            print(json.dumps(await progress_json(d.ledger), ensure_ascii=False, indent=2))
+        else:
+            today = datetime.now(UTC).date()
+            for line in await progress_text(d.ledger, today) or ["No campaigns are configured."]:
+                print(line)
+        return 0
+
+    return asyncio.run(_with_donations(config, work))
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+
+    async def work(d: Donations) -> int:
+        write_csv(await lq.all_entries(d.ledger.db), sys.stdout)
+        return 0
+
+    return asyncio.run(_with_donations(config, work))
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    setup_logging(args.log_level, config.secrets())
+
+    async def work(d: Donations) -> int:
+        if d.reconciler is None:
+            print('outreach-bot: no campaign uses provider = "stripe"', file=sys.stderr)
+            return 1
+        try:
+            result = await d.reconciler.pass_once()
+        except ProviderError as exc:
+            print(f"outreach-bot: reconciliation failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"reconciled: {result.events} events read, {result.new_entries} new ledger entries")
+        return 0
+
+    return asyncio.run(_with_donations(config, work))
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
     "check-config": cmd_check_config,
     "migrate": cmd_migrate,
+    "progress": cmd_progress,
+    "ledger": cmd_ledger,
+    "reconcile": cmd_reconcile,
+    "announce": cmd_announce,
+    "audit": cmd_audit,
 }
 
 

@@ -12,6 +12,7 @@ from bot.audit import AuditLog
 from bot.chat import Incoming, Post
 from bot.chat.messenger import Messenger
 from bot.config import Config
+from bot.donations import Donations
 from bot.feeds.poller import FeedPoller
 from bot.outbox.audience import Audience
 from bot.privacy import Privacy
@@ -46,6 +47,7 @@ class Services:
     privacy: Privacy
     commands: list[CommandSpec] = field(default_factory=list)
     clock: Callable[[], float] = time.time
+    donations: Donations | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,15 @@ _SECRET_SHAPES = re.compile(
 )
 
 # Chatty libraries: httpx logs request URLs, and Telegram's URLs contain the token.
-_QUIET = ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler", "nio.rooms", "nio.responses")
+_QUIET = (
+    "httpx",
+    "httpcore",
+    "telegram.ext.Updater",
+    "apscheduler",
+    "nio.rooms",
+    "nio.responses",
+    "stripe",  # logs every request at INFO and response bodies (donor data) at DEBUG
+)
 
 
 class RedactingFormatter(logging.Formatter):

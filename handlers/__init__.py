@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.context import CommandSpec
 from bot.router import CommandRouter
-from handlers import announce, basic, feeds, privacy, reading, subscriptions
+from handlers import announce, basic, donations, feeds, privacy, reading, subscriptions
 
 
 def register_all(router: CommandRouter) -> None:
@@ -31,3 +31,4 @@ def register_all(router: CommandRouter) -> None:
     ]  # fmt: skip
     for spec in specs:
         router.add(spec)
+    donations.register(router)

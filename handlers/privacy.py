@@ -18,6 +18,11 @@ async def mydata(incoming: Incoming, ctx: Context) -> Reply:
         lines.append(f"Delivery records of messages to you: {states}.")
     if records.audit_entries:
         lines.append(f"{records.audit_entries} audit log entries naming you as the actor.")
+    if records.thank_links:
+        lines.append(
+            f"{records.thank_links} pending thank-you link(s): when your donation arrives, I "
+            "send one thank-you message to this chat, then forget the link."
+        )
     if records.announcements:
         lines.append(f"{records.announcements} announcements you wrote.")
     if not lines:
@@ -37,6 +42,6 @@ async def mydata(incoming: Incoming, ctx: Context) -> Reply:
 async def forgetme(incoming: Incoming, ctx: Context) -> Reply:
     await ctx.services.privacy.forget(incoming)
     return Post.text(
-        "Done: I deleted your subscriptions and delivery records, and removed your name "
-        "from the audit log. Send /subscribe if you want articles again."
+        "Done: I deleted your subscriptions, delivery records and pending thank-you links, "
+        "and removed your name from the audit log. Send /subscribe if you want articles again."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from bot.storage import ledger as lq
 from bot.storage.db import Database
 
 
@@ -14,6 +15,7 @@ class PersonalRecords:
     deliveries: dict[str, int]  # state -> count of messages to their chats
     audit_entries: int
     announcements: int
+    thank_links: int  # pending "tell me when my donation arrives" links
 
 
 def _marks(values: list[str]) -> str:
@@ -41,6 +43,7 @@ async def records_of(
         deliveries={str(r[0]): int(r[1]) for r in deliveries},
         audit_entries=int(audit[0]) if audit else 0,
         announcements=int(authored[0]) if authored else 0,
+        thank_links=await lq.thank_links_of(db, platform, chat_ids),
     )
 
 
@@ -59,6 +62,7 @@ async def erase(db: Database, platform: str, chat_ids: list[str], actor: str) ->
         await conn.execute(
             "UPDATE audit_log SET actor = 'forgotten user' WHERE actor = ?", (actor,)
         )
+        await lq.forget_thank_links(conn, platform, chat_ids)
         await conn.execute(
             "UPDATE announcements SET author = 'forgotten user', report_chat = NULL, "
             "report_message = NULL WHERE author = ?",

@@ -1,0 +1,203 @@
+"""Donations: campaigns, earmarked payment links, the ledger, progress and milestones.
+
+`build_donations` is the one place the donations service is assembled from
+the config; the app holds the result in `Services.donations` and runs its
+`jobs()` (the webhook server, or the reconciliation poller) in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.chat import ChatRef, Incoming
+from bot.donations.campaigns import Campaign
+from bot.donations.events import HANDLED_TYPES
+from bot.donations.ledger import Ledger
+from bot.donations.money import to_minor
+from bot.donations.providers import PaymentLinks, ProviderError, StaticLinks
+from bot.donations.reconcile import Reconciler
+from bot.donations.webhook import WebhookServer
+from bot.outbox.audience import Audience
+from bot.storage import Database
+
+if TYPE_CHECKING:
+    from bot.config import CampaignEntry, Config
+    from bot.donations.stripe_provider import StripeApi
+
+__all__ = ["Campaign", "Donations", "Job", "ProviderError", "build_donations", "choice_key"]
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def choice_key(incoming: Incoming, choice: str) -> str:
+    """The idempotency key for one donation choice made by one message or button press.
+
+    The same tap delivered twice gives the same key, so the provider makes one
+    payment page; another message (a new choice) gives another.
+    """
+    if incoming.message_id is None:
+        return "outreach-donate-" + secrets.token_hex(16)
+    raw = f"{incoming.platform}\n{incoming.chat.id}\n{incoming.message_id}\n{choice}"
+    return "outreach-donate-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True, slots=True)
+class Donations:
+    """The donations service as handlers and the app see it."""
+
+    campaigns: dict[str, Campaign]
+    ledger: Ledger
+    providers: dict[str, PaymentLinks]
+    stripe: StripeApi | None = None
+    webhook: WebhookServer | None = None
+    reconciler: Reconciler | None = None
+
+    def active_campaigns(self) -> list[Campaign]:
+        return [c for c in self.campaigns.values() if c.active]
+
+    def provider_for(self, campaign: Campaign) -> PaymentLinks:
+        return self.providers[campaign.provider]
+
+    async def link(
+        self,
+        campaign: Campaign,
+        amount_minor: int | None,
+        *,
+        request_key: str,
+        notify_chat: ChatRef | None = None,
+    ) -> str:
+        """A payment page URL; with `notify_chat`, that chat is thanked once when it is paid.
+
+        Raises ProviderError.
+        """
+        provider = self.provider_for(campaign)
+        token = None
+        if notify_chat is not None and provider.confirms_payments:
+            token = await self.ledger.thank_token(request_key, notify_chat)
+        return await provider.link(
+            campaign, amount_minor, idempotency_key=request_key, thank_token=token
+        )
+
+    def jobs(self) -> list[Job]:
+        """Background jobs: the webhook server if a webhook secret is set, else the poller."""
+        if self.webhook is not None:
+            return [self._serve_webhooks]
+        if self.reconciler is not None:
+            return [self._reconcile]
+        return []
+
+    async def _serve_webhooks(self, stop: asyncio.Event) -> None:
+        assert self.webhook is not None
+        try:
+            await self.webhook.run(stop)
+        finally:
+            await self.aclose()
+
+    async def _reconcile(self, stop: asyncio.Event) -> None:
+        assert self.reconciler is not None
+        try:
+            await self.reconciler.run(stop)
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the payment service's HTTP session (safe to call twice)."""
+        if self.stripe is not None:
+            await self.stripe.aclose()
+
+
+def campaign_from_config(entry: CampaignEntry) -> Campaign:
+    """A configured campaign with its amounts in minor units."""
+    cur = entry.currency
+    return Campaign(
+        id=entry.id,
+        title=entry.title,
+        earmark=entry.earmark,
+        description=entry.description,
+        goal=to_minor(entry.goal, cur),
+        currency=cur,
+        amounts=tuple(to_minor(a, cur) for a in entry.amounts),
+        highlight=None if entry.highlight is None else to_minor(entry.highlight, cur),
+        custom_amount=entry.custom_amount,
+        deadline=entry.deadline,
+        active=entry.active,
+        channels=tuple(entry.channels),
+        provider=entry.provider,
+        milestones=tuple(sorted(set(entry.milestones))),
+    )
+
+
+def build_donations(
+    config: Config,
+    db: Database,
+    audience: Audience,
+    *,
+    clock: Callable[[], float] = time.time,
+    environ: Mapping[str, str] = os.environ,
+) -> Donations:
+    """Assemble the donations service from the config (secrets from `environ`)."""
+    campaigns = {c.id: campaign_from_config(c) for c in config.campaigns}
+    ledger = Ledger(db, audience, campaigns, clock=clock)
+    providers: dict[str, PaymentLinks] = {}
+    if config.donations.static_url:
+        providers["static"] = StaticLinks(config.donations.static_url)
+    if not any(c.provider == "stripe" for c in campaigns.values()):
+        return Donations(campaigns, ledger, providers)
+    return _with_stripe(config, db, Donations(campaigns, ledger, providers), clock, environ)
+
+
+def _with_stripe(
+    config: Config,
+    db: Database,
+    base: Donations,
+    clock: Callable[[], float],
+    environ: Mapping[str, str],
+) -> Donations:
+    """Add the Stripe provider, and the webhook server or the reconciliation poller."""
+    # Imported here: stripe takes a noticeable time to import, and static-only
+    # deployments (and the demo) never need it.
+    from bot.donations import stripe_provider as sp  # noqa: PLC0415
+
+    section = config.stripe
+    key = environ.get(section.secret_key_env)
+    if not key:
+        raise ValueError(f"environment variable {section.secret_key_env} is not set")
+    api = sp.StripeApi(
+        key,
+        api_base=section.api_base,
+        max_network_retries=section.max_network_retries,
+        timeout=section.timeout,
+    )
+    providers = {
+        **base.providers,
+        "stripe": sp.StripeLinks(
+            api, db, success_url=section.success_url, cancel_url=section.cancel_url, clock=clock
+        ),
+    }
+    apply = base.ledger.apply_event
+    reconciler = Reconciler(
+        db, api, apply, types=HANDLED_TYPES, interval=section.reconcile_interval
+    )
+    webhook = None
+    secret = environ.get(section.webhook_secret_env)
+    if secret:
+        # Signatures are about real time, whatever clock the rest of the bot is given.
+        webhook = WebhookServer(
+            listen=config.web.listen, secret=secret, verify=sp.verify_signature, apply=apply
+        )
+    else:
+        log.info(
+            "no webhook secret in %s: payments are read from Stripe's event list instead",
+            section.webhook_secret_env,
+        )
+    return Donations(base.campaigns, base.ledger, providers, api, webhook, reconciler)

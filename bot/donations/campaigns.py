@@ -1,0 +1,97 @@
+"""Campaigns and their progress, in minor units; the arithmetic behind /progress and milestones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+BAR_CELLS = 10
+UNASSIGNED = "unassigned"
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """One fundraising campaign as configured, with every amount in minor units."""
+
+    id: str
+    title: str
+    earmark: str
+    goal: int
+    currency: str
+    amounts: tuple[int, ...]
+    highlight: int | None = None
+    description: str = ""
+    custom_amount: bool = True
+    deadline: date | None = None
+    active: bool = True
+    channels: tuple[str, ...] = ()
+    provider: str = "static"
+    milestones: tuple[int, ...] = (25, 50, 75, 100)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What the ledger adds up to for one campaign in one currency."""
+
+    net: int
+    donations: int
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A campaign's standing: net raised in its own currency, and anything in other currencies."""
+
+    campaign: Campaign
+    raised: int
+    donations: int
+    others: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def by_currency(self) -> dict[str, int]:
+        """Net per currency, the campaign's own first."""
+        return {self.campaign.currency: self.raised, **dict(self.others)}
+
+
+def progress_from_totals(campaign: Campaign, totals: dict[str, Totals]) -> Progress:
+    """Combine a campaign's per-currency totals; other currencies are never converted."""
+    own = totals.get(campaign.currency, Totals(0, 0))
+    others = tuple(
+        sorted((cur, t.net) for cur, t in totals.items() if cur != campaign.currency and t.net)
+    )
+    donations = sum(t.donations for t in totals.values())
+    return Progress(campaign, own.net, donations, others)
+
+
+def percent_reached(raised: int, goal: int) -> int:
+    """Whole percent of the goal reached, rounded down (milestones use this)."""
+    return max(0, raised) * 100 // goal
+
+
+def percent_shown(raised: int, goal: int) -> int:
+    """Percent for display, rounded half up, but never 100 before the goal is really reached."""
+    shown = (max(0, raised) * 200 + goal) // (2 * goal)
+    return min(shown, 99) if raised < goal else shown
+
+
+def progress_bar(raised: int, goal: int, cells: int = BAR_CELLS) -> str:
+    """A bar of `cells` blocks, filled by whole tenths reached: ▓▓▓▓▓▓░░░░ for 62%."""
+    filled = min(cells, max(0, raised) * cells // goal)
+    return "▓" * filled + "░" * (cells - filled)
+
+
+def days_left(deadline: date | None, today: date) -> str:
+    """ "9 days left", "1 day left", "last day", "ended", or "" without a deadline."""
+    if deadline is None:
+        return ""
+    days = (deadline - today).days
+    if days < 0:
+        return "ended"
+    if days == 0:
+        return "last day"
+    return "1 day left" if days == 1 else f"{days} days left"
+
+
+def thresholds_reached(campaign: Campaign, raised: int) -> list[int]:
+    """The campaign's milestone thresholds (percent) that `raised` has reached."""
+    reached = percent_reached(raised, campaign.goal)
+    return [t for t in campaign.milestones if t <= reached]

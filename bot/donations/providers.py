@@ -1,0 +1,85 @@
+"""Payment link providers: the interface, and static URL templates for non-Stripe forms."""
+
+from __future__ import annotations
+
+from typing import Protocol
+from urllib.parse import quote
+
+from bot.donations.campaigns import Campaign
+from bot.donations.money import amount_argument
+
+
+class ProviderError(Exception):
+    """The payment service failed or refused; the message is fit to show a person.
+
+    `transient` says whether trying again later may work (a timeout, a 5xx, a
+    rate limit) as opposed to a refusal (a bad key, an amount it does not take).
+    """
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class BadSignature(Exception):
+    """A webhook request is not provably from the payment service (or is too old or too new)."""
+
+
+class PaymentLinks(Protocol):
+    """Makes the payment page link for one donation choice."""
+
+    # True when the bot learns of payments made through these links (so it can
+    # offer "tell me when it arrives").
+    confirms_payments: bool
+
+    async def link(
+        self,
+        campaign: Campaign,
+        amount_minor: int | None,
+        *,
+        idempotency_key: str,
+        thank_token: str | None,
+    ) -> str:
+        """The URL of a payment page for `amount_minor` (None: the donor chooses).
+
+        `idempotency_key` is the same for a repeated tap on the same choice, so a
+        provider that creates objects creates one. Raises ProviderError.
+        """
+        ...
+
+
+class StaticLinks:
+    """Fills a URL template: {campaign}, {amount} ("any" for any amount), {currency}, {earmark}.
+
+    Every value is URL-encoded, so an earmark with spaces or "&" cannot break the URL.
+    """
+
+    confirms_payments = False
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+
+    def url(self, campaign: Campaign, amount_minor: int | None) -> str:
+        amount = "any" if amount_minor is None else amount_argument(amount_minor, campaign.currency)
+        values = {
+            "campaign": campaign.id,
+            "amount": amount,
+            "currency": campaign.currency,
+            "earmark": campaign.earmark,
+        }
+        url = self.template
+        for name, value in values.items():
+            # Plain replacement, not str.format: a template may contain other braces.
+            url = url.replace("{" + name + "}", quote(value, safe=""))
+        return url
+
+    async def link(
+        self,
+        campaign: Campaign,
+        amount_minor: int | None,
+        *,
+        idempotency_key: str,
+        thank_token: str | None,
+    ) -> str:
+        """The filled template; the key and token are not used (nothing is created)."""
+        return self.url(campaign, amount_minor)

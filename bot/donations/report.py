@@ -1,0 +1,110 @@
+"""Reports for operators and treasurers: progress as JSON or text, the ledger as CSV."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime
+from typing import Any, TextIO
+
+from bot.donations.campaigns import UNASSIGNED, progress_from_totals
+from bot.donations.ledger import Ledger
+from bot.donations.money import format_amount, to_major
+from bot.donations.render import other_currencies, progress_line
+from bot.storage import ledger as lq
+
+
+async def progress_json(ledger: Ledger) -> dict[str, Any]:
+    """`{"campaigns": [{"id", "currency", "goal", "raised", "donations", "by_currency"}]}`.
+
+    Amounts are minor units. `raised` is the net in the campaign's currency (paid,
+    minus refunds and lost disputes, plus offline gifts); `by_currency` the net in
+    every currency the campaign received. Money no campaign claims is under
+    "unassigned".
+    """
+    totals = await ledger.totals()
+    campaigns = []
+    for campaign in ledger.campaigns.values():
+        mine = totals.get(campaign.id, {})
+        progress = progress_from_totals(campaign, mine)
+        by_currency = {campaign.currency: progress.raised}
+        by_currency.update({cur: t.net for cur, t in sorted(mine.items())})
+        campaigns.append(
+            {
+                "id": campaign.id,
+                "currency": campaign.currency,
+                "goal": campaign.goal,
+                "raised": progress.raised,
+                "donations": progress.donations,
+                "by_currency": by_currency,
+            }
+        )
+    unassigned = totals.get(UNASSIGNED, {})
+    return {
+        "campaigns": campaigns,
+        "unassigned": {
+            "donations": sum(t.donations for t in unassigned.values()),
+            "by_currency": {cur: t.net for cur, t in sorted(unassigned.items())},
+        },
+    }
+
+
+async def progress_text(ledger: Ledger, today: date) -> list[str]:
+    """One line per campaign (plus other currencies and unassigned money, if any)."""
+    lines = []
+    for p in await ledger.progress():
+        lines.append(progress_line(p, today) + ("" if p.campaign.active else " (inactive)"))
+        others = other_currencies(p)
+        if others:
+            lines.append("  " + others)
+    unassigned = (await ledger.totals()).get(UNASSIGNED, {})
+    if any(t.net for t in unassigned.values()):
+        amounts = " · ".join(format_amount(t.net, cur) for cur, t in sorted(unassigned.items()))
+        lines.append(f"Unassigned (no known campaign): {amounts}")
+    return lines
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+CSV_COLUMNS = (
+    "id",
+    "recorded_at",
+    "occurred_at",
+    "kind",
+    "campaign",
+    "amount_minor",
+    "amount",
+    "currency",
+    "object_id",
+    "variant",
+    "payment_intent",
+    "event_id",
+    "named_campaign",
+    "note",
+)
+
+
+def write_csv(entries: list[lq.Entry], out: TextIO) -> None:
+    """Every ledger entry, oldest first; amounts both in minor units and as decimals."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in entries:
+        writer.writerow(
+            (
+                e.id,
+                _iso(e.recorded_at),
+                _iso(e.occurred_at),
+                e.kind,
+                e.campaign,
+                e.amount,
+                format(to_major(e.amount, e.currency), "f"),
+                e.currency,
+                e.object_id,
+                e.variant,
+                e.payment_intent or "",
+                e.event_id or "",
+                e.campaign_ref or "",
+                e.note,
+            )
+        )

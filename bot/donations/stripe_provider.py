@@ -1,0 +1,258 @@
+"""Stripe: Checkout Sessions for donations, the event list, webhook signatures.
+
+The only module that imports `stripe`. It uses stripe-python's `StripeClient`
+with the library's aiohttp-based async HTTP client, so no call blocks the
+event loop; `[stripe] api_base` points it at a stand-in in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Callable, Sequence
+
+import stripe
+from stripe.params import EventListParams, PriceCreateParams
+from stripe.params.checkout import SessionCreateParams, SessionCreateParamsLineItem
+
+from bot.donations.campaigns import Campaign
+from bot.donations.providers import BadSignature, ProviderError
+from bot.donations.reconcile import EventsPage, UnknownCursor
+from bot.storage import Database
+from bot.storage import ledger as lq
+
+log = logging.getLogger(__name__)
+# stripe logs every request at INFO and response bodies (donor emails, names) at DEBUG.
+logging.getLogger("stripe").setLevel(logging.WARNING)
+
+WEBHOOK_TOLERANCE = 300  # seconds a signed webhook stays acceptable (Stripe's default)
+FUTURE_SKEW = 60  # seconds a signature's timestamp may run ahead of our clock
+
+_TRANSIENT = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
+
+
+def verify_signature(
+    payload: bytes,
+    header: str | None,
+    secret: str,
+    *,
+    now: float,
+    tolerance: int = WEBHOOK_TOLERANCE,
+    skew: int = FUTURE_SKEW,
+) -> None:
+    """Check a webhook's `Stripe-Signature` with the real library; raise BadSignature."""
+    try:
+        stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
+    except stripe.SignatureVerificationError:
+        raise BadSignature("signature does not verify (wrong secret, tampered or stale)") from None
+    except UnicodeDecodeError:
+        raise BadSignature("body is not UTF-8") from None
+    # stripe only refuses timestamps that are too old; one far in the future would stay
+    # replayable for that long, so refuse it too.
+    assert header is not None  # verify_header refuses a missing header
+    stamps = [part[2:] for part in header.split(",") if part.startswith("t=")]
+    if not stamps or not stamps[0].isdigit() or int(stamps[0]) > now + skew:
+        raise BadSignature("timestamp is in the future")
+
+
+def _problem(exc: stripe.StripeError, doing: str) -> ProviderError:
+    # Type, status and request id only: Stripe's messages may quote parameters.
+    log.warning(
+        "stripe %s failed: %s (HTTP %s, request %s)",
+        doing,
+        type(exc).__name__,
+        exc.http_status,
+        exc.request_id,
+    )
+    if isinstance(exc, _TRANSIENT):
+        return ProviderError(
+            "The payment service is not answering right now. Please try again in a minute.",
+            transient=True,
+        )
+    if isinstance(exc, stripe.InvalidRequestError) and exc.user_message:
+        return ProviderError(f"The payment service refused: {exc.user_message}", transient=False)
+    return ProviderError(
+        "Payments are not working right now; the organisers need to check the setup.",
+        transient=False,
+    )
+
+
+class StripeApi:
+    """The few Stripe calls the bot makes, with errors turned into ProviderError."""
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        api_base: str = "https://api.stripe.com",
+        max_network_retries: int = 2,
+        timeout: float = 20.0,
+    ) -> None:
+        self._secret_key = secret_key
+        self.api_base = api_base.rstrip("/")
+        self.max_network_retries = max_network_retries
+        self.timeout = timeout
+        self._http: stripe.AIOHTTPClient | None = None
+        self._client: stripe.StripeClient | None = None
+
+    def client(self) -> stripe.StripeClient:
+        """The client, made on first use (its aiohttp session opens in the running loop)."""
+        if self._client is None:
+            self._http = stripe.AIOHTTPClient(timeout=self.timeout)
+            self._client = stripe.StripeClient(
+                self._secret_key,
+                base_addresses={"api": self.api_base},
+                max_network_retries=self.max_network_retries,
+                http_client=self._http,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP session; a later call opens a new one."""
+        http, self._http, self._client = self._http, None, None
+        if http is not None:
+            await http.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe 16
+
+    async def create_checkout_session(self, params: SessionCreateParams, key: str) -> str:
+        """Create (or, for a repeated key, get back) a Checkout Session; its URL."""
+        sessions = self.client().v1.checkout.sessions
+        try:
+            try:
+                session = await sessions.create_async(params, {"idempotency_key": key})
+            except stripe.IdempotencyError:
+                # The same choice came back with different parameters (a new thank-you
+                # token after the first was used): that is a new session, not a replay.
+                fresh = f"{key}:{secrets.token_hex(4)}"
+                session = await sessions.create_async(params, {"idempotency_key": fresh})
+        except stripe.StripeError as exc:
+            raise _problem(exc, "checkout session") from None
+        if not session.url:
+            raise ProviderError("The payment service gave no payment page.", transient=True)
+        return session.url
+
+    async def create_price(self, params: PriceCreateParams, key: str) -> str:
+        try:
+            price = await self.client().v1.prices.create_async(params, {"idempotency_key": key})
+        except stripe.StripeError as exc:
+            raise _problem(exc, "price") from None
+        return price.id
+
+    async def events_page(
+        self,
+        *,
+        ending_before: str | None = None,
+        starting_after: str | None = None,
+        limit: int = 100,
+        types: Sequence[str] = (),
+    ) -> EventsPage:
+        """One page of the account's events, newest first, as plain dicts."""
+        params: EventListParams = {"limit": limit}
+        if ending_before:
+            params["ending_before"] = ending_before
+        if starting_after:
+            params["starting_after"] = starting_after
+        if types:
+            params["types"] = list(types)
+        try:
+            page = await self.client().v1.events.list_async(params)
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing" and (ending_before or starting_after):
+                raise UnknownCursor("the cursor event is gone", transient=False) from None
+            raise _problem(exc, "event list") from None
+        except stripe.StripeError as exc:
+            raise _problem(exc, "event list") from None
+        return EventsPage([event.to_dict() for event in page.data], bool(page.has_more))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class StripeLinks:
+    """Payment links as Stripe Checkout Sessions, one per donation choice."""
+
+    confirms_payments = True
+
+    def __init__(
+        self,
+        api: StripeApi,
+        db: Database,
+        *,
+        success_url: str,
+        cancel_url: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.api = api
+        self.db = db
+        self.success_url = success_url
+        self.cancel_url = cancel_url
+        self.clock = clock
+        self._price_lock = asyncio.Lock()
+
+    async def link(
+        self,
+        campaign: Campaign,
+        amount_minor: int | None,
+        *,
+        idempotency_key: str,
+        thank_token: str | None,
+    ) -> str:
+        """A Checkout Session URL; the campaign and earmark travel in both metadata sets."""
+        metadata = {"campaign": campaign.id, "earmark": campaign.earmark}
+        session_metadata = dict(metadata)
+        if thank_token:
+            session_metadata["thank_token"] = thank_token
+        params: SessionCreateParams = {
+            "mode": "payment",
+            "submit_type": "donate",
+            "line_items": [await self._line_item(campaign, amount_minor)],
+            "metadata": session_metadata,
+            "payment_intent_data": {
+                "metadata": metadata,
+                "description": f"{campaign.title} ({campaign.earmark})",
+            },
+            "custom_text": {"submit": {"message": f"Earmarked: {campaign.earmark}"}},
+            # Without this Stripe may charge in the donor's currency, and the campaign's
+            # total would be split across currencies that are never added together.
+            "adaptive_pricing": {"enabled": False},
+            "success_url": self.success_url,
+            "cancel_url": self.cancel_url,
+        }
+        return await self.api.create_checkout_session(params, idempotency_key)
+
+    async def _line_item(
+        self, campaign: Campaign, amount_minor: int | None
+    ) -> SessionCreateParamsLineItem:
+        if amount_minor is None:
+            return {"price": await self.custom_price(campaign), "quantity": 1}
+        return {
+            "price_data": {
+                "currency": campaign.currency.lower(),
+                "unit_amount": amount_minor,
+                "product_data": {"name": campaign.title, "description": campaign.earmark},
+            },
+            "quantity": 1,
+        }
+
+    async def custom_price(self, campaign: Campaign) -> str:
+        """The campaign's "any amount" Price (customer-chosen), created once and stored."""
+        preset = campaign.highlight or (campaign.amounts[0] if campaign.amounts else None)
+        key = f"custom-price:{campaign.id}:{campaign.currency}:{preset}:{_digest(campaign.title)}"
+        async with self._price_lock:
+            stored = await lq.get_stripe_object(self.db, key)
+            if stored is not None:
+                return stored
+            params: PriceCreateParams = {
+                "currency": campaign.currency.lower(),
+                "custom_unit_amount": {"enabled": True},
+                "product_data": {"name": campaign.title},
+                "metadata": {"campaign": campaign.id},
+            }
+            if preset:
+                params["custom_unit_amount"]["preset"] = preset
+            price_id = await self.api.create_price(params, "outreach-price-" + _digest(key))
+            log.info("created the any-amount price for campaign %s", campaign.id)
+            return await lq.put_stripe_object(self.db, key, price_id, self.clock())

@@ -1,0 +1,127 @@
+"""The web server that receives payment webhooks at `POST /stripe/webhook`.
+
+The raw body is capped at 1 MiB and its signature is checked before anything
+in it is parsed; a refused request gets 400 and changes nothing. A request
+that passes but cannot be stored gets 500, so Stripe delivers it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.donations.providers import BadSignature
+
+log = logging.getLogger(__name__)
+
+PATH = "/stripe/webhook"
+MAX_BODY = 1024 * 1024
+
+
+class SignatureCheck(Protocol):
+    def __call__(self, payload: bytes, header: str | None, secret: str, *, now: float) -> None:
+        """Return if the payload is signed with `secret` and fresh; raise BadSignature if not."""
+        ...
+
+
+ApplyEvent = Callable[[Mapping[str, Any]], Awaitable[int]]
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """ "127.0.0.1:8080" -> ("127.0.0.1", 8080); "[::1]:8080" -> ("::1", 8080)."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class WebhookServer:
+    """Serves the webhook endpoint on `listen` (port 0: any free port, see `port`)."""
+
+    def __init__(
+        self,
+        *,
+        listen: str,
+        secret: str,
+        verify: SignatureCheck,
+        apply: ApplyEvent,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.host, self.port = split_listen(listen)
+        self._secret = secret
+        self.verify = verify
+        self.apply = apply
+        self.clock = clock
+        self._runner: web.AppRunner | None = None
+        self.listening = asyncio.Event()  # set once the port is bound
+
+    @property
+    def url(self) -> str:
+        """The endpoint's URL (after `start`)."""
+        return f"http://{self.host}:{self.port}{PATH}"
+
+    async def start(self) -> int:
+        """Bind and serve; returns the port actually bound."""
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_post(PATH, self._receive)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        self.listening.set()
+        log.info("webhook server listening on %s:%d", self.host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        self.listening.clear()
+        if runner is not None:
+            await runner.cleanup()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until `stop` is set (a background job of the app)."""
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            log.warning("refused a webhook: body too large")
+            return web.Response(status=413, text="body too large")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            log.warning("refused a webhook: body too large")
+            return web.Response(status=413, text="body too large")
+        try:
+            self.verify(
+                body, request.headers.get("Stripe-Signature"), self._secret, now=self.clock()
+            )
+        except BadSignature as exc:
+            log.warning("refused a webhook: %s", exc)
+            return web.Response(status=400, text="bad signature")
+        try:
+            event = json.loads(body)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            log.warning("refused a signed webhook that is not a JSON object")
+            return web.Response(status=400, text="not an event")
+        try:
+            await self.apply(event)
+        except Exception:
+            # 500 makes Stripe deliver the event again later; the ledger is idempotent.
+            log.exception("could not record a %s webhook", event.get("type"))
+            return web.Response(status=500, text="try again")
+        return web.json_response({"received": True})

@@ -1,0 +1,261 @@
+"""/donate and /progress for everyone; /record and /unrecord for admins.
+
+/donate never waits on the payment service until an amount is chosen: the
+campaign and amount menus are built from the config alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import UTC, datetime
+
+from bot.chat import Block, Button, ChatKind, Incoming, Post, bold, link, para
+from bot.context import CommandSpec, Context, Reply
+from bot.donations import Donations, ProviderError, choice_key
+from bot.donations.campaigns import Campaign
+from bot.donations.card import render_card
+from bot.donations.ledger import Unrecorded
+from bot.donations.money import AmountError, amount_argument, format_amount, parse_amount
+from bot.donations.render import progress_post
+from bot.router import CommandRouter
+
+log = logging.getLogger(__name__)
+
+NOT_SET_UP = Post.text("Donations are not set up on this bot.")
+NO_CAMPAIGN = Post.text("No campaign is taking donations right now. Thank you for asking!")
+AMOUNTS_PER_ROW = 4
+
+
+def _buttons_in_rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+def campaign_menu(campaigns: list[Campaign], amount_text: str | None, intro: str = "") -> Post:
+    """Pick a campaign first (a typed amount is carried into each choice)."""
+    suffix = f" {amount_text}" if amount_text else ""
+    blocks: list[Block] = [para(intro)] if intro else []
+    blocks.append(para(bold("Which campaign would you like to support?")))
+    blocks += [
+        para(bold(c.title), f" — {c.description}") if c.description else para(bold(c.title))
+        for c in campaigns
+    ]
+    buttons = [Button(c.title, command=f"/donate {c.id}{suffix}") for c in campaigns]
+    return Post(blocks=tuple(blocks), buttons=_buttons_in_rows(buttons, 1))
+
+
+def amount_buttons(campaign: Campaign) -> tuple[tuple[Button, ...], ...]:
+    """The suggested amounts (the highlighted one starred), then "Any amount"."""
+    amounts = []
+    for minor in campaign.amounts:
+        label = format_amount(minor, campaign.currency)
+        if minor == campaign.highlight:
+            label = "★ " + label
+        arg = amount_argument(minor, campaign.currency)
+        amounts.append(Button(label, command=f"/donate {campaign.id} {arg}"))
+    rows = _buttons_in_rows(amounts, AMOUNTS_PER_ROW)
+    if campaign.custom_amount:
+        rows += ((Button("Any amount", command=f"/donate {campaign.id} any"),),)
+    return rows
+
+
+def amount_menu(campaign: Campaign) -> Post:
+    blocks: list[Block] = [para(bold(campaign.title))]
+    if campaign.description:
+        blocks.append(para(campaign.description))
+    blocks.append(para(f"Your gift is earmarked “{campaign.earmark}”."))
+    if campaign.custom_amount:
+        blocks.append(para(f"Choose an amount, or type /donate {campaign.id} AMOUNT."))
+    else:
+        blocks.append(para("Choose an amount:"))
+    return Post(blocks=tuple(blocks), buttons=amount_buttons(campaign))
+
+
+def chosen_amount(campaign: Campaign, text: str) -> int | None:
+    """Minor units, or None for "any"; raises AmountError with a message for the person."""
+    if text.lower() == "any":
+        if not campaign.custom_amount:
+            raise AmountError("This campaign takes the suggested amounts only.")
+        return None
+    minor = parse_amount(text, campaign.currency)
+    if not campaign.custom_amount and minor not in campaign.amounts:
+        raise AmountError("This campaign takes the suggested amounts only.")
+    return minor
+
+
+def link_post(
+    campaign: Campaign, amount: int | None, url: str, *, offer_notify: bool, note: str
+) -> Post:
+    """The payment link, as a button and as text (for platforms without buttons)."""
+    what = "the amount you choose" if amount is None else format_amount(amount, campaign.currency)
+    blocks: list[Block] = [
+        para("Thank you! Here is your payment page for ", bold(what), f" to {campaign.title}."),
+        para(f"Your gift is earmarked “{campaign.earmark}”."),
+        para(link(url, url)),
+    ]
+    if note:
+        blocks.append(para(note))
+    pay = "Donate" if amount is None else f"Donate {what}"
+    buttons: list[tuple[Button, ...]] = [(Button(pay, url=url),)]
+    if offer_notify:
+        arg = "any" if amount is None else amount_argument(amount, campaign.currency)
+        command = f"/donate {campaign.id} {arg} notify"
+        buttons.append((Button("Tell me when it arrives", command=command),))
+    return Post(blocks=tuple(blocks), buttons=tuple(buttons))
+
+
+def _looks_like_amount(text: str) -> bool:
+    return text.lower() == "any" or any(ch.isdigit() for ch in text)
+
+
+async def _payment_link(
+    incoming: Incoming, d: Donations, campaign: Campaign, args: list[str]
+) -> Post:
+    amount_text, rest = args[0], [a.lower() for a in args[1:]]
+    notify = rest == ["notify"]
+    if rest and not notify:
+        return Post.text(f"Usage: /donate {campaign.id} AMOUNT (or any)")
+    try:
+        amount = chosen_amount(campaign, amount_text)
+    except AmountError as exc:
+        return Post(blocks=(para(str(exc)),), buttons=amount_buttons(campaign))
+    confirms = d.provider_for(campaign).confirms_payments
+    private = incoming.chat.kind is ChatKind.PRIVATE
+    note = ""
+    if notify and not confirms:
+        note = "This payment page does not tell me when a payment arrives, so I can't tell you."
+    elif notify and not private:
+        note = "I can tell you when it arrives only in a private chat with me."
+    elif notify:
+        note = "I will message you here once when the payment arrives, then forget this chat."
+    arg = "any" if amount is None else amount_argument(amount, campaign.currency)
+    key = choice_key(incoming, f"{campaign.id} {arg}{' notify' if notify else ''}")
+    try:
+        url = await d.link(
+            campaign,
+            amount,
+            request_key=key,
+            notify_chat=incoming.chat if notify and private else None,
+        )
+    except ProviderError as exc:
+        return Post.text(str(exc))
+    offer = confirms and private and not notify
+    return link_post(campaign, amount, url, offer_notify=offer, note=note)
+
+
+async def donate(incoming: Incoming, ctx: Context) -> Reply:
+    """/donate [campaign] [amount|any]: menus first, the payment link once an amount is chosen."""
+    d = ctx.services.donations
+    if d is None:
+        return NOT_SET_UP
+    active = d.active_campaigns()
+    if not active:
+        return NO_CAMPAIGN
+    args = list(ctx.args)
+    campaign: Campaign | None = None
+    if args and args[0].lower() in d.campaigns:
+        campaign = d.campaigns[args.pop(0).lower()]
+        if not campaign.active:
+            intro = f"{campaign.title} is not taking donations any more."
+            return campaign_menu(active, None, intro)
+    elif args and not _looks_like_amount(args[0]):
+        return campaign_menu(active, None, f"I don't know the campaign “{args[0]}”.")
+    elif len(active) == 1:
+        campaign = active[0]
+    if campaign is None:
+        return campaign_menu(active, args[0] if args else None)
+    if not args:
+        return amount_menu(campaign)
+    return await _payment_link(incoming, d, campaign, args)
+
+
+async def progress(incoming: Incoming, ctx: Context) -> Reply:
+    """/progress [campaign]: each campaign's total, bar and days left, with a card picture."""
+    d = ctx.services.donations
+    if d is None:
+        return NOT_SET_UP
+    if ctx.args:
+        wanted = ctx.args[0].lower()
+        if wanted not in d.campaigns:
+            names = ", ".join(d.campaigns) or "none"
+            return Post.text(f"I don't know the campaign “{ctx.args[0]}”. Campaigns: {names}.")
+        ids = [wanted]
+    else:
+        ids = [c.id for c in d.active_campaigns()]
+        if not ids:
+            return Post.text("No campaign is running right now.")
+    rows = await d.ledger.progress(ids)
+    today = datetime.fromtimestamp(ctx.services.clock(), UTC).date()
+    card = await asyncio.to_thread(render_card, rows, today)
+    return progress_post(rows, today, card)
+
+
+RECORD_USAGE = Post.text(
+    "Usage: /record CAMPAIGN AMOUNT CURRENCY [note], e.g. /record russia 500 EUR bank transfer. "
+    "Notes are kept in the ledger: no donor names, please."
+)
+
+
+async def record(incoming: Incoming, ctx: Context) -> Reply:
+    """/record CAMPAIGN AMOUNT CURRENCY [note]: an offline gift (admins)."""
+    d = ctx.services.donations
+    if d is None:
+        return NOT_SET_UP
+    parts = ctx.arg_text.split(maxsplit=3)
+    if len(parts) < 3:
+        return RECORD_USAGE
+    campaign_id, amount_text, currency = parts[0].lower(), parts[1], parts[2].upper()
+    note = parts[3].strip() if len(parts) > 3 else ""
+    campaign = d.campaigns.get(campaign_id)
+    if campaign is None:
+        return Post.text(f"No campaign “{parts[0]}”. Campaigns: {', '.join(d.campaigns)}.")
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        return Post.text(f"“{parts[2]}” is not a currency code like USD or EUR.")
+    try:
+        amount = parse_amount(amount_text, currency)
+    except AmountError as exc:
+        return Post.text(str(exc))
+    entry_id = await d.ledger.record_gift(campaign.id, amount, currency, note)
+    log.info("an admin recorded offline gift #%d", entry_id)
+    return Post.text(
+        f"Recorded gift #{entry_id}: {format_amount(amount, currency)} to {campaign.title}.",
+        f"Undo with /unrecord {entry_id}.",
+    )
+
+
+async def unrecord(incoming: Incoming, ctx: Context) -> Reply:
+    """/unrecord ID: cancel an offline gift (admins); the ledger keeps both entries."""
+    d = ctx.services.donations
+    if d is None:
+        return NOT_SET_UP
+    if len(ctx.args) != 1 or not ctx.args[0].lstrip("#").isdigit():
+        return Post.text("Usage: /unrecord ID (the number /record answered with)")
+    entry_id = int(ctx.args[0].lstrip("#"))
+    result = await d.ledger.unrecord(entry_id)
+    if result.outcome is Unrecorded.NOT_FOUND or result.entry is None:
+        return Post.text(f"There is no ledger entry #{entry_id}.")
+    entry = result.entry
+    if result.outcome is Unrecorded.NOT_A_GIFT:
+        return Post.text(f"#{entry_id} is not an offline gift; only /record entries can be undone.")
+    amount = format_amount(entry.amount, entry.currency)
+    if result.outcome is Unrecorded.ALREADY:
+        return Post.text(f"Gift #{entry_id} ({amount}) was already removed.")
+    log.info("an admin removed offline gift #%d", entry_id)
+    return Post.text(f"Removed gift #{entry_id}: {amount} to {entry.campaign}.")
+
+
+def register(router: CommandRouter) -> None:
+    """Add the donation commands to `router`."""
+    router.add(CommandSpec("donate", donate, "give to a campaign", "[campaign] [amount|any]"))
+    router.add(CommandSpec("progress", progress, "how the campaigns are doing", "[campaign]"))
+    router.add(
+        CommandSpec(
+            "record",
+            record,
+            "record an offline gift",
+            "CAMPAIGN AMOUNT CURRENCY [note]",
+            admin=True,
+        )
+    )
+    router.add(CommandSpec("unrecord", unrecord, "undo a recorded gift", "ID", admin=True))

@@ -1,0 +1,135 @@
+"""Amounts, currencies, progress arithmetic and static link templates."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError
+from bot.donations.campaigns import (
+    Campaign,
+    days_left,
+    percent_reached,
+    percent_shown,
+    progress_bar,
+    thresholds_reached,
+)
+from bot.donations.money import (
+    AmountError,
+    amount_argument,
+    exponent,
+    format_amount,
+    parse_amount,
+    to_minor,
+)
+from bot.donations.providers import StaticLinks
+from tests.donations.conftest import RUSSIA, TOKYO, donation_config
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "minor"),
+    [
+        ("50", "USD", 5000),
+        ("$50", "USD", 5000),
+        ("50 usd", "USD", 5000),
+        ("12.5", "USD", 1250),
+        ("1,000", "EUR", 100000),
+        ("€7.05", "EUR", 705),
+        ("5000", "JPY", 5000),
+        ("¥5,000", "JPY", 5000),
+        ("10000", "KRW", 10000),
+        ("1.234", "KWD", 1234),
+    ],
+)
+def test_amounts_people_type(text: str, currency: str, minor: int) -> None:
+    assert parse_amount(text, currency) == minor
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "problem"),
+    [
+        ("0", "USD", "more than zero"),
+        ("-5", "USD", "not an amount"),
+        ("1.005", "USD", "at most 2 decimals"),
+        ("10.5", "JPY", "no decimals"),
+        ("1,00", "USD", "not an amount"),
+        ("fifty", "USD", "not an amount"),
+        ("1e3", "USD", "not an amount"),
+        ("1000000", "USD", "more than one payment"),
+    ],
+)
+def test_amounts_refused_with_a_reason(text: str, currency: str, problem: str) -> None:
+    with pytest.raises(AmountError, match=problem):
+        parse_amount(text, currency)
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "shown", "typed"),
+    [
+        (1234000, "USD", "$12,340", "12340"),
+        (1250, "USD", "$12.50", "12.5"),
+        (5000, "JPY", "¥5,000", "5000"),
+        (-2500, "USD", "-$25", "-25"),
+        (1000, "CHF", "CHF 10", "10"),
+        (1500, "KWD", "KWD 1.500", "1.5"),
+    ],
+)
+def test_amounts_shown_and_typed(minor: int, currency: str, shown: str, typed: str) -> None:
+    assert format_amount(minor, currency) == shown
+    assert amount_argument(minor, currency) == typed
+
+
+def test_exponents_and_exact_conversion() -> None:
+    assert [exponent(c) for c in ("usd", "JPY", "KRW", "KWD", "EUR")] == [2, 0, 0, 3, 2]
+    assert to_minor(Decimal("20000"), "USD") == 2_000_000
+    assert to_minor(Decimal("20000"), "JPY") == 20000
+    with pytest.raises(ValueError, match="decimals"):
+        to_minor(Decimal("10.5"), "JPY")
+
+
+def test_progress_arithmetic() -> None:
+    assert (percent_reached(1234000, 2000000), percent_shown(1234000, 2000000)) == (61, 62)
+    assert progress_bar(1234000, 2000000) == "▓▓▓▓▓▓░░░░"
+    assert percent_shown(1999999, 2000000) == 99  # never 100% before the goal
+    assert (percent_shown(3000000, 2000000), progress_bar(3000000, 2000000)) == (150, "▓" * 10)
+    assert progress_bar(-500, 2000000) == "░" * 10
+    today = date(2026, 1, 1)
+    assert [days_left(date(2026, 1, d), today) for d in (10, 2, 1)] == [
+        "9 days left",
+        "1 day left",
+        "last day",
+    ]
+    assert days_left(date(2025, 12, 31), today) == "ended"
+    assert days_left(None, today) == ""
+    campaign = Campaign("c", "C", "for c", goal=10000, currency="USD", amounts=())
+    assert thresholds_reached(campaign, 7600) == [25, 50, 75]
+
+
+def test_static_links_encode_every_placeholder() -> None:
+    links = StaticLinks("https://pay.example.org/{campaign}?a={amount}&c={currency}&n={earmark}")
+    campaign = Campaign("c", "C", "for A & B / “friends”", goal=100, currency="EUR", amounts=())
+    assert links.url(campaign, 1250) == (
+        "https://pay.example.org/c?a=12.5&c=EUR&n=for%20A%20%26%20B%20%2F%20%E2%80%9Cfriends%E2%80%9D"
+    )
+    assert "a=any" in links.url(campaign, None)
+
+
+def test_config_refuses_amounts_a_currency_cannot_have(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        donation_config(tmp_path, [{**TOKYO, "amounts": [1000, 10.5], "highlight": None}])
+    assert caught.value.problems == ["campaigns[0]: 10.5 JPY: JPY amounts have no decimals"]
+    with pytest.raises(ConfigError) as caught:
+        donation_config(tmp_path, [{**RUSSIA, "milestones": [0, 50]}])
+    assert caught.value.problems[0].startswith("campaigns[0].milestones[0]")
+
+
+def test_a_stripe_campaign_needs_the_key_but_not_the_webhook_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        donation_config(tmp_path, [RUSSIA], provider="stripe", environ={})
+    assert caught.value.problems == [
+        "stripe.secret_key_env: environment variable STRIPE_SECRET_KEY is not set"
+    ]
+    assert donation_config(tmp_path, [RUSSIA], provider="stripe").campaigns[0].provider == "stripe"

@@ -1,0 +1,168 @@
+"""StripeLinks against the Stripe stand-in, through the real stripe client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.chat import ChatRef
+from bot.donations import ProviderError
+from bot.donations.stripe_provider import StripeLinks
+from bot.storage import Database
+from bot.storage import ledger as lq
+from tests.donations.conftest import RUSSIA, TOKYO, Harness, donation_config, make_harness
+from tests.fakes.stripe_api import FakeStripe, checkout_completed
+
+ALICE = ChatRef("console", "alice")
+
+
+def stripe_harness(tmp_path: Path, db: Database, fake: FakeStripe, **stripe: Any) -> Harness:
+    config = donation_config(
+        tmp_path,
+        [RUSSIA, TOKYO],
+        provider="stripe",
+        stripe={"api_base": fake.base_url, **stripe},
+    )
+    return make_harness(config, db)
+
+
+@pytest.fixture
+async def h(tmp_path: Path, db: Database, fake_stripe: FakeStripe) -> AsyncIterator[Harness]:
+    harness = stripe_harness(tmp_path, db, fake_stripe)
+    try:
+        yield harness
+    finally:
+        await harness.donations.aclose()
+
+
+async def test_a_checkout_session_carries_the_campaign_and_earmark_twice(
+    h: Harness, fake_stripe: FakeStripe
+) -> None:
+    russia = h.donations.campaigns["russia"]
+    url = await h.donations.link(russia, 5000, request_key="key-1")
+    (call,) = fake_stripe.posts("/v1/checkout/sessions")
+    session = fake_stripe.sessions[url.rsplit("/", 1)[-1]]
+    assert url == session["url"]
+    p = call.params
+    metadata = {"campaign": "russia", "earmark": "for Russian anti-war protesters"}
+    assert p["metadata"] == metadata
+    assert p["payment_intent_data"]["metadata"] == metadata
+    assert p["mode"] == "payment"
+    assert p["submit_type"] == "donate"
+    item = p["line_items"][0]
+    assert item["quantity"] == "1"
+    assert item["price_data"]["unit_amount"] == "5000"
+    assert item["price_data"]["currency"] == "usd"
+    assert item["price_data"]["product_data"]["name"] == "Russian anti-war protesters"
+    assert p["success_url"] == "https://example.org/thank-you"
+    assert p["cancel_url"] == "https://example.org/donate"
+    assert call.idempotency_key == "key-1"
+
+
+async def test_a_repeated_tap_makes_one_session(h: Harness, fake_stripe: FakeStripe) -> None:
+    russia = h.donations.campaigns["russia"]
+    first = await h.donations.link(russia, 5000, request_key="key-1")
+    again = await h.donations.link(russia, 5000, request_key="key-1")
+    other = await h.donations.link(russia, 5000, request_key="key-2")
+    assert first == again != other
+    assert len(fake_stripe.sessions) == 2
+
+
+async def test_zero_decimal_amounts_go_to_stripe_unscaled(
+    h: Harness, fake_stripe: FakeStripe
+) -> None:
+    await h.donations.link(h.donations.campaigns["tokyo"], 5000, request_key="k")
+    (call,) = fake_stripe.posts("/v1/checkout/sessions")
+    assert call.params["line_items"][0]["price_data"] == {
+        "currency": "jpy",
+        "unit_amount": "5000",
+        "product_data": {"name": "Tokyo shelter", "description": "for the Tokyo shelter"},
+    }
+
+
+async def test_any_amount_uses_one_customer_chosen_price_per_campaign(
+    tmp_path: Path, db: Database, h: Harness, fake_stripe: FakeStripe
+) -> None:
+    russia = h.donations.campaigns["russia"]
+    await h.donations.link(russia, None, request_key="a")
+    await h.donations.link(russia, None, request_key="b")
+    (price_call,) = fake_stripe.posts("/v1/prices")
+    assert price_call.params["custom_unit_amount"] == {"enabled": "true", "preset": "5000"}
+    assert price_call.params["currency"] == "usd"
+    (price_id,) = fake_stripe.prices
+    sessions = fake_stripe.posts("/v1/checkout/sessions")
+    assert [s.params["line_items"][0] for s in sessions] == [
+        {"price": price_id, "quantity": "1"}
+    ] * 2
+    # A restart reuses the stored price.
+    again = stripe_harness(tmp_path, db, fake_stripe)
+    try:
+        await again.donations.link(russia, None, request_key="c")
+    finally:
+        await again.donations.aclose()
+    assert len(fake_stripe.posts("/v1/prices")) == 1
+
+
+async def test_a_5xx_is_retried_with_the_same_idempotency_key(
+    h: Harness, fake_stripe: FakeStripe
+) -> None:
+    fake_stripe.fail_next(1, 500)
+    await h.donations.link(h.donations.campaigns["russia"], 5000, request_key="key-1")
+    calls = fake_stripe.posts("/v1/checkout/sessions")
+    assert [c.idempotency_key for c in calls] == ["key-1", "key-1"]
+    assert len(fake_stripe.sessions) == 1
+
+
+async def test_stripe_down_is_a_clear_transient_error(
+    tmp_path: Path, db: Database, fake_stripe: FakeStripe
+) -> None:
+    h = stripe_harness(tmp_path, db, fake_stripe, max_network_retries=0)
+    try:
+        for status in (500, 429):
+            fake_stripe.fail_next(1, status)
+            with pytest.raises(ProviderError, match="not answering") as caught:
+                await h.donations.link(h.donations.campaigns["russia"], 5000, request_key="k")
+            assert caught.value.transient
+    finally:
+        await h.donations.aclose()
+
+
+async def test_a_refusal_says_what_stripe_said(h: Harness, fake_stripe: FakeStripe) -> None:
+    fake_stripe.fail_next(1, 400, message="Amount must be at least $0.50 usd")
+    with pytest.raises(ProviderError, match=r"refused: Amount must be at least \$0.50") as caught:
+        await h.donations.link(h.donations.campaigns["russia"], 10, request_key="k")
+    assert not caught.value.transient
+
+
+async def test_tell_me_when_it_arrives_puts_a_token_in_the_session_and_thanks_once(
+    h: Harness, fake_stripe: FakeStripe
+) -> None:
+    russia = h.donations.campaigns["russia"]
+    url = await h.donations.link(russia, 5000, request_key="tap", notify_chat=ALICE)
+    again = await h.donations.link(russia, 5000, request_key="tap", notify_chat=ALICE)
+    assert url == again
+    session = fake_stripe.sessions[url.rsplit("/", 1)[-1]]
+    token = session["metadata"]["thank_token"]
+    assert len(token) >= 16
+    assert (
+        "thank_token"
+        not in fake_stripe.posts("/v1/checkout/sessions")[0].params["payment_intent_data"][
+            "metadata"
+        ]
+    )
+    paid = checkout_completed(session["id"], 5000, thank_token=token)
+    await h.apply(paid, paid)
+    await h.deliver()
+    assert len(h.adapter.texts("alice")) == 1
+    assert await lq.thank_link_count(h.db) == 0
+    # Tapping again after the link was used makes a new session instead of failing.
+    await h.donations.link(russia, 5000, request_key="tap", notify_chat=ALICE)
+    assert len(fake_stripe.sessions) == 2
+
+
+async def test_the_provider_is_stripe_links(h: Harness) -> None:
+    assert isinstance(h.donations.providers["stripe"], StripeLinks)
+    assert h.donations.providers["stripe"].confirms_payments
