@@ -330,7 +330,16 @@ class TelegramAdapter:
                 log.info("telegram: a group became a supergroup; sending to its new id")
                 chat = dataclasses.replace(chat, id=str(exc.new_chat_id))
                 message = await self._send_all(bot, chat.id, post, reply_to)
+            if post.pin:
+                await self._pin(bot, chat.id, message.message_id)
         return SentRef(chat, str(message.message_id))
+
+    async def _pin(self, bot: ExtBot[Any], chat_id: str, message_id: int) -> None:
+        """Pin where the bot may; the post is out either way, so a refusal is only logged."""
+        try:
+            await bot.pin_chat_message(chat_id, message_id, disable_notification=True)
+        except TelegramError as exc:
+            log.warning("telegram: could not pin a post: %s", type(exc).__name__)
 
     async def _send_all(
         self, bot: ExtBot[Any], chat_id: str, post: Post, reply_to: str | None
@@ -346,7 +355,7 @@ class TelegramAdapter:
                 if payload.method != SEND_PHOTO or not _is_bad_image(exc):
                     raise
                 log.info("telegram: the post's image was refused; sending it as text")
-                text_only = dataclasses.replace(post, image_url=None)
+                text_only = dataclasses.replace(post, image_url=None, image_png=None)
                 return await self._send_all(bot, chat_id, text_only, reply_to)
         assert sent is not None
         return sent

@@ -64,7 +64,7 @@ class Payload:
 
     method: Literal["sendMessage", "sendPhoto"]
     html: str
-    photo: str | None = None
+    photo: str | bytes | None = None  # a URL, or a generated picture (PNG bytes)
     keyboard: tuple[tuple[InlineButton, ...], ...] = ()
     link_preview: bool = False
 
@@ -242,11 +242,12 @@ def render(post: Post, limits: PlatformLimits) -> list[Payload]:
     """
     blocks = _blocks(post)
     buttons = keyboard(post.buttons)
-    if post.image_url is None:
+    image = post.image_png if post.image_png is not None else post.image_url
+    if image is None:
         text = _blocks_html(_fit(blocks, limits.text_max)) or EMPTY_TEXT
         return [Payload(SEND_MESSAGE, text, keyboard=buttons, link_preview=post.link_preview)]
     if _total(blocks) <= limits.caption_max:
-        return [Payload(SEND_PHOTO, _blocks_html(blocks), photo=post.image_url, keyboard=buttons)]
+        return [Payload(SEND_PHOTO, _blocks_html(blocks), photo=image, keyboard=buttons)]
     # Too long for a caption: the title (the first block, when it fits) under the photo,
     # the rest as a message. No preview there: the photo already shows the image.
     caption: list[_Block] = []
@@ -254,7 +255,7 @@ def render(post: Post, limits: PlatformLimits) -> list[Payload]:
     if len(blocks) > 1 and blocks[0].length <= limits.caption_max:
         caption, body = blocks[:1], blocks[1:]
     return [
-        Payload(SEND_PHOTO, _blocks_html(caption), photo=post.image_url),
+        Payload(SEND_PHOTO, _blocks_html(caption), photo=image),
         Payload(SEND_MESSAGE, _blocks_html(_fit(body, limits.text_max)), keyboard=buttons),
     ]
 

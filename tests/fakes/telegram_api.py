@@ -175,6 +175,7 @@ class TelegramApi:
         self.commands: dict[str, list[dict[str, Any]]] = {}  # scope (JSON) -> commands
         self.webhook: dict[str, Any] | None = None
         self.blocked: set[int] = set()
+        self.pinned: dict[int, list[int]] = {}  # chat id -> pinned message ids
         self.migrated: dict[int, int] = {}
         self.stats = Stats()
         self.limits: StrictLimits | None = None
@@ -419,9 +420,15 @@ class TelegramApi:
 
     async def _m_sendPhoto(self, p: dict[str, Any]) -> Any:
         chat = self._chat(p["chat_id"])
-        photo = str(p.get("photo", ""))
-        if not photo.startswith("http") or "broken" in photo:
-            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        upload = p.get("photo")
+        if isinstance(upload, bytes):
+            if not upload.startswith(b"\x89PNG"):
+                raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+            photo = f"upload:{len(upload)} bytes"
+        else:
+            photo = str(upload or "")
+            if not photo.startswith("http") or "broken" in photo:
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         caption = _visible(p.get("caption", ""), p.get("parse_mode"))
         if utf16_len(caption) > CAPTION_MAX:
             raise ApiError(400, "Bad Request: message caption is too long")
@@ -474,6 +481,11 @@ class TelegramApi:
         if query_id in self.answers:
             raise ApiError(400, "Bad Request: query is too old and response timeout expired")
         self.answers[query_id] = p
+        return True
+
+    async def _m_pinChatMessage(self, p: dict[str, Any]) -> Any:
+        chat = self._chat(p["chat_id"])
+        self.pinned.setdefault(chat["id"], []).append(int(p["message_id"]))
         return True
 
     async def _m_setMyCommands(self, p: dict[str, Any]) -> Any:
@@ -542,6 +554,10 @@ async def _params(request: web.Request) -> dict[str, Any]:
     form = await request.post()
     out: dict[str, Any] = {}
     for key, value in form.items():
+        if isinstance(value, web.FileField):
+            # An uploaded file (a generated picture): Telegram would store it.
+            out[key] = value.file.read()
+            continue
         text = value if isinstance(value, str) else ""
         # PTB JSON-encodes objects and lists inside form fields.
         if text[:1] in ("{", "[") or text in ("true", "false"):
