@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import re
@@ -33,9 +34,11 @@ from nio import (
     RoomCreateResponse,
     RoomGetStateEventResponse,
     RoomPreset,
+    RoomPutStateResponse,
     RoomResolveAliasResponse,
     RoomSendResponse,
     SyncResponse,
+    UploadResponse,
     WhoamiResponse,
 )
 from nio.crypto import ENCRYPTION_ENABLED
@@ -51,6 +54,7 @@ from bot.adapters.matrix_render import (
     to_incoming,
 )
 from bot.chat import (
+    ChatError,
     ChatGone,
     ChatKind,
     ChatRef,
@@ -400,8 +404,51 @@ class MatrixAdapter:
             # The person left our direct room: open a new one.
             await self.state.set(f"dm:{chat.id}", "")
             self._names.pop(chat.id, None)
-            event_id = await self._send_event(await self._room_for(chat.id), content, key)
+            room_id = await self._room_for(chat.id)
+            event_id = await self._send_event(room_id, content, key)
+        if post.image_png is not None:
+            await self._send_picture(room_id, post.image_png, f"{key}-picture")
+        if post.pin:
+            try:
+                await self._pin(room_id, event_id)
+            except ChatError as exc:  # the post is out; a pin is a nicety
+                log.warning("matrix: could not pin a post: %s", type(exc).__name__)
         return SentRef(chat, event_id)
+
+    async def _send_picture(self, room_id: str, png: bytes, txn_id: str) -> None:
+        """A generated picture (a progress card) after the text, which stands alone if it fails."""
+        client = self._require_client()
+        try:
+            resp, _ = await self._request(
+                client.upload(
+                    io.BytesIO(png), content_type="image/png", filename="card.png",
+                    filesize=len(png),
+                )
+            )  # fmt: skip
+            if not isinstance(resp, UploadResponse):
+                raise error_for(resp)
+            content = {
+                "msgtype": "m.image",
+                "body": "card.png",
+                "url": resp.content_uri,
+                "info": {"mimetype": "image/png", "size": len(png)},
+            }
+            await self._send_event(room_id, content, txn_id)
+        except ChatError as exc:
+            log.warning("matrix: could not send a picture: %s", type(exc).__name__)
+
+    async def _pin(self, room_id: str, event_id: str) -> None:
+        """Add the event to the room's pinned events, where the bot's power level allows."""
+        client = self._require_client()
+        current = await self._request(client.room_get_state_event(room_id, "m.room.pinned_events"))
+        pinned = []
+        if isinstance(current, RoomGetStateEventResponse):
+            pinned = [e for e in current.content.get("pinned", []) if isinstance(e, str)]
+        resp = await self._request(
+            client.room_put_state(room_id, "m.room.pinned_events", {"pinned": [*pinned, event_id]})
+        )
+        if not isinstance(resp, RoomPutStateResponse):
+            log.warning("matrix: could not pin a post: %s", getattr(resp, "status_code", resp))
 
     async def edit(self, sent: SentRef, post: Post) -> None:
         """Replace an earlier post with an `m.replace` edit event."""
