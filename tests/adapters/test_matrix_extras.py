@@ -9,7 +9,7 @@ from PIL import Image
 
 from bot.chat import ChatKind, ChatRef, Post
 from bot.storage import open_database
-from tests.adapters.test_matrix_synapse import bot_config, make_adapter
+from tests.adapters.test_matrix_synapse import bot_config, make_adapter, notices, running_bot
 from tests.synapse import Human, Synapse
 
 
@@ -54,3 +54,33 @@ async def test_a_picture_follows_the_text_and_a_pinned_post_is_pinned(
     assert image["info"]["mimetype"] == "image/png"
     assert state.content["pinned"] == [pinned.message_id]
     assert sent.message_id not in state.content["pinned"]
+
+
+async def test_an_admin_announces_from_a_matrix_room(synapse: Synapse, tmp_path: Path) -> None:
+    bot, admin = synapse.new_user("bot"), synapse.new_user("boss")
+    async with Human(synapse, admin) as boss:
+        news = await boss.create_room([bot.user_id], name="News")
+        desk = await boss.create_room([bot.user_id], name="Desk")
+        config = bot_config(tmp_path, synapse, bot, channel=news, admins=(admin.user_id,))
+        async with (
+            open_database(tmp_path / "bot.sqlite3") as db,
+            running_bot(config, db, make_adapter(config, db, bot)),
+        ):
+            await boss.client.join(desk)  # the bot joins its invites when an admin invites
+            await boss.send_text(desk, "!announce --to news *Rally* on Sunday")
+            await boss.wait_until(lambda: len(notices(boss, desk, bot)) == 2)
+            await boss.send_text(desk, "!confirm 1")
+            await boss.wait_until(lambda: len(notices(boss, news, bot)) == 1)
+            # The progress message is edited into the final report.
+            await boss.wait_until(
+                lambda: any(
+                    "finished" in e["content"].get("m.new_content", {}).get("body", "")
+                    for e in boss.messages(desk, sender=bot.user_id)
+                ),
+                within=20,
+            )
+    preview, prompt = (e["content"] for e in notices(boss, desk, bot)[:2])
+    assert preview["formatted_body"] == "<p><strong>Rally</strong> on Sunday</p>"
+    assert prompt["body"].endswith("→ Confirm: reply !confirm 1\n→ Cancel: reply !cancel 1")
+    (post,) = notices(boss, news, bot)
+    assert post["content"]["body"] == "Rally on Sunday"
