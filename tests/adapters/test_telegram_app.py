@@ -12,6 +12,7 @@ import pytest
 
 from bot.app import App, build_app
 from bot.config import parse_config
+from bot.storage import feeds as fq
 from bot.storage import open_database
 from tests.fakes.telegram_api import TelegramApi, telegram_api
 
@@ -127,3 +128,33 @@ async def test_the_configured_bot_publishes_menus_and_answers_only_its_own_comma
     assert "announce" not in api.menu()
     assert {"start", "help", "subscribe"} <= set(api.menu())
     assert {"announce", "audit", "feeds"} <= set(api.menu(ADMIN))
+
+
+async def test_latest_search_and_more_like_this_over_telegram(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with telegram_api() as api:
+        monkeypatch.setenv("OUTREACH_TEST_TG_TOKEN", api.token)
+        async with running(api, tmp_path) as app:
+            async with app.services.db.transaction() as conn:
+                for n, title in enumerate(
+                    ["Protesters detained", "Fines for protesters", "Annual report"]
+                ):
+                    record = fq.ArticleRecord(
+                        feed="org", key=str(n), canonical_url=f"https://e.org/{n}",
+                        url=f"https://e.org/{n}", title=title, author="", summary=title,
+                        image_url=None, categories=("Russia",), published_at=1000.0 + n,
+                        content_hash=str(n),
+                    )  # fmt: skip
+                    await fq.insert_article(conn, record, posted=True, now=0)
+            for text in ("/latest 2", "/search protest", "/related 1"):
+                api.inject_text(USER, text)
+            await api.wait_until(lambda: len(api.bot_messages(USER)) == 3)
+    latest, search, related = api.bot_messages(USER)
+    assert latest.html.startswith("<b>Latest articles</b>")
+    assert '<a href="https://e.org/2">Annual report</a>' in latest.html
+    assert "Fines for protesters" in search.text
+    assert "Protesters detained" in search.text
+    assert "Annual report" not in search.text
+    assert "Protesters detained" not in related.text.split("\n", 1)[1]
+    assert "Fines for protesters" in related.text
