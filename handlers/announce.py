@@ -8,6 +8,7 @@ from bot.announcements import OptionError
 from bot.audit import actor_of
 from bot.chat import Button, Incoming, Post, bold, bullets, para
 from bot.context import Context, Reply
+from handlers.args import parse_id
 
 USAGE = (
     "Usage: /announce [--to TARGET] [--at TIME] [--pin] TEXT — "
@@ -49,9 +50,7 @@ async def announce(incoming: Incoming, ctx: Context) -> Reply:
 
 
 def _number(ctx: Context) -> int | None:
-    if len(ctx.args) == 1 and ctx.args[0].lstrip("#").isdigit():
-        return int(ctx.args[0].lstrip("#"))
-    return None
+    return parse_id(ctx.args[0]) if len(ctx.args) == 1 else None
 
 
 async def confirm(incoming: Incoming, ctx: Context) -> Reply:
@@ -70,7 +69,7 @@ async def cancel(incoming: Incoming, ctx: Context) -> Reply:
 
 
 async def audit(incoming: Incoming, ctx: Context) -> Reply:
-    limit = int(ctx.args[0]) if ctx.args and ctx.args[0].isdigit() else 10
+    limit = (parse_id(ctx.args[0]) if ctx.args else None) or 10
     entries = await ctx.services.audit.latest(max(1, min(limit, 50)))
     if not entries:
         return Post.text("The audit log is empty.")

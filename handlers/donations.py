@@ -11,6 +11,7 @@ import logging
 import re
 from datetime import UTC, datetime
 
+from bot.audit import actor_of
 from bot.chat import Block, Button, ChatKind, Incoming, Post, bold, link, para
 from bot.context import CommandSpec, Context, Reply
 from bot.donations import Donations, ProviderError, choice_key
@@ -20,6 +21,7 @@ from bot.donations.ledger import Unrecorded
 from bot.donations.money import AmountError, amount_argument, format_amount, parse_amount
 from bot.donations.render import progress_post
 from bot.router import CommandRouter
+from handlers.args import parse_id
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +220,12 @@ async def record(incoming: Incoming, ctx: Context) -> Reply:
         return Post.text(str(exc))
     entry_id = await d.ledger.record_gift(campaign.id, amount, currency, note)
     log.info("an admin recorded offline gift #%d", entry_id)
+    await ctx.services.audit.record(
+        actor_of(incoming.sender),
+        "record",
+        f"{format_amount(amount, currency)} to {campaign.id}",
+        f"gift #{entry_id}",
+    )
     return Post.text(
         f"Recorded gift #{entry_id}: {format_amount(amount, currency)} to {campaign.title}.",
         f"Undo with /unrecord {entry_id}.",
@@ -229,10 +237,13 @@ async def unrecord(incoming: Incoming, ctx: Context) -> Reply:
     d = ctx.services.donations
     if d is None:
         return NOT_SET_UP
-    if len(ctx.args) != 1 or not ctx.args[0].lstrip("#").isdigit():
+    entry_id = parse_id(ctx.args[0]) if len(ctx.args) == 1 else None
+    if entry_id is None:
         return Post.text("Usage: /unrecord ID (the number /record answered with)")
-    entry_id = int(ctx.args[0].lstrip("#"))
     result = await d.ledger.unrecord(entry_id)
+    await ctx.services.audit.record(
+        actor_of(incoming.sender), "unrecord", f"#{entry_id}", result.outcome.name.lower()
+    )
     if result.outcome is Unrecorded.NOT_FOUND or result.entry is None:
         return Post.text(f"There is no ledger entry #{entry_id}.")
     entry = result.entry

@@ -248,3 +248,12 @@ async def test_forgetme_leaves_no_row_about_the_user(tmp_path: Path, db: Databas
         for row in await db.fetch_all(f"SELECT * FROM {table}"):
             assert "zoe" not in " ".join(str(v) for v in row), (table, tuple(row))
     assert (await bot.say("/mydata", user="zoe")).startswith("I keep nothing about you.")
+
+
+async def test_numbers_beyond_what_is_stored_are_just_unknown(tmp_path: Path, db: Database) -> None:
+    bot = make_bot(tmp_path, db)
+    assert (
+        await bot.say("/confirm 99999999999999999999")
+        == "Usage: /confirm N (the number of the announcement)"
+    )
+    assert "not pending" in await bot.say("/cancel_announcement 9223372036854775807")

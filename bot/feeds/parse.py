@@ -12,6 +12,7 @@ import enum
 import html
 import re
 import time
+import xml.sax
 from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,8 +70,9 @@ def parse_feed(
         body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
     )
     entries = _mappings(result.get("entries"))
+    error = result.get("bozo_exception")
     if not entries and not result.get("version"):
-        raise NotAFeed(_not_a_feed_reason(body, content_type, result.get("bozo_exception")))
+        raise NotAFeed(_not_a_feed_reason(body, content_type, error))
     feed = result.get("feed")
     feed_info: Entry = feed if isinstance(feed, Mapping) else {}
     articles: list[Article] = []
@@ -82,6 +84,11 @@ def parse_feed(
         if article is not None and article.key not in seen:
             seen.add(article.key)
             articles.append(article)
+    broken = isinstance(error, xml.sax.SAXParseException)
+    if broken and not articles and (not entries or not skip_keys):
+        # Broken XML that yields nothing usable (e.g. a truncated download) is an error
+        # to report, not an empty feed.
+        raise NotAFeed(f"a malformed feed with no readable entries: {error}")
     return ParsedFeed(
         title=_plain_title(feed_info),
         link=_absolute_http(_str(feed_info, "link"), url) or "",

@@ -115,6 +115,7 @@ class FeedPoller:
         self.audience = audience
         self.feeds = {f.name: f for f in feeds}
         self.clock = clock
+        self.user_agent = user_agent
         self._fetchers = {
             allow: FeedFetcher(user_agent=user_agent, allow_private=allow, timeout=timeout)
             for allow in (False, True)
@@ -164,7 +165,9 @@ class FeedPoller:
 
     async def fetch_and_parse(self, url: str, *, allow_private: bool) -> ParsedFeed:
         """Fetch and parse one URL now, ignoring stored state (for /feed_check)."""
-        result = await self._fetchers[allow_private].fetch(FetchState(url))
+        # A fetcher of its own: an admin's check must not depend on the poll loop running.
+        async with FeedFetcher(user_agent=self.user_agent, allow_private=allow_private) as fetcher:
+            result = await fetcher.fetch(FetchState(url))
         assert not isinstance(result, NotModified)
         return await asyncio.to_thread(
             parse_feed, result.body, url=result.final_url, content_type=result.content_type

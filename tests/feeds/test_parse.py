@@ -391,3 +391,20 @@ def _mostly_arabic_script(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     arabic = [c for c in letters if unicodedata.name(c, "").startswith("ARABIC")]
     return len(arabic) > len(letters) // 2
+
+
+def test_truncated_feed_with_nothing_readable_is_an_error() -> None:
+    whole = rss("<item><guid>g1</guid><title>First</title><link>/a</link></item>")
+    with pytest.raises(NotAFeed, match="malformed feed with no readable entries"):
+        parse_feed(whole[: whole.index(b"<guid>") + 3], url=FEED_URL)
+
+
+def test_entity_expansion_is_not_followed() -> None:
+    levels = "".join(f'<!ENTITY e{i} "{f"&e{i - 1};" * 10}">' for i in range(1, 8))
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e0 "aaaaaaaaaa">{levels}]>'
+        "<rss version='2.0'><channel><item><title>&e7;</title><link>https://e.org/x</link>"
+        "</item></channel></rss>"
+    ).encode()
+    articles = parse_feed(body, url=FEED_URL).articles
+    assert all(len(a.title) < 100 for a in articles)
