@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,8 @@ from bot.storage import outbox as q
 log = logging.getLogger(__name__)
 
 RowCallback = Callable[[q.DeliveryRow, str], Awaitable[None]]
+
+_BATCH_MAX_AGE = 1.0  # seconds a read-ahead batch of due rows is used before a fresh read
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +79,15 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._in_flight: set[str] = set()
         self._slots = asyncio.Semaphore(policy.concurrency)
+        # Due rows read ahead: between two paced sends there is no new query, only when
+        # the batch is used up, older than _BATCH_MAX_AGE, or something was (re)queued.
+        self._batch: list[q.DeliveryRow] = []
+        self._batch_read_at = -math.inf
+        self._stale = True
 
     def wake(self) -> None:
         """Something was enqueued: look for work now."""
+        self._stale = True
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -116,54 +125,91 @@ class DeliveryWorker:
             for w in waits:
                 w.cancel()
 
+    async def _due_rows(self) -> list[q.DeliveryRow]:
+        """The due rows to look at: the batch read ahead, or a fresh read when it may be stale."""
+        now = time.monotonic()
+        if self._stale or not self._batch or now - self._batch_read_at > _BATCH_MAX_AGE:
+            self._stale = False
+            self._batch_read_at = now
+            self._batch = await q.due_rows(self.db, self.platform, self.clock(), self.policy.batch)
+        return self._batch
+
     async def _dispatch_ready(self, tg: asyncio.TaskGroup, stop: asyncio.Event) -> float:
         """Start every send that pacing allows now; return how long to wait for the next."""
-        rows = await q.due_rows(self.db, self.platform, self.clock(), self.policy.batch)
+        rows = await self._due_rows()
         if not rows:
             due = await q.next_due_at(self.db, self.platform)
             return 60.0 if due is None else max(0.05, due - self.clock())
         wait = 60.0
-        for row in rows:
-            if stop.is_set():
-                break
-            if row.chat_id in self._in_flight:
-                continue  # one message at a time per chat keeps the order
-            chat_wait = self.pacer.chat_wait(row.chat_id)
-            if chat_wait > 0:
-                wait = min(wait, chat_wait)
-                continue
-            global_wait = self.pacer.global_wait()
-            if global_wait > 0:
-                return global_wait
-            await self._slots.acquire()
-            if not await q.claim(self.db, row.id, self.clock()):
-                self._slots.release()
-                continue
-            self.pacer.take(row.chat_id, row.chat_kind)
-            self._in_flight.add(row.chat_id)
-            tg.create_task(self._deliver(row))
+        done: set[int] = set()
+        try:
+            for row in rows:
+                if stop.is_set():
+                    break
+                if row.chat_id in self._in_flight:
+                    continue  # one message at a time per chat keeps the order
+                chat_wait = self.pacer.chat_wait(row.chat_id)
+                if chat_wait > 0:
+                    wait = min(wait, chat_wait)
+                    continue
+                global_wait = self.pacer.global_wait()
+                if global_wait > 0:
+                    return global_wait
+                await self._slots.acquire()
+                # The claim (a durable write before the send) happens in the send's own
+                # task: waiting for it here would stretch every paced interval by its latency.
+                self.pacer.take(row.chat_id, row.chat_kind, tracked=True)
+                done.add(row.id)
+                self._in_flight.add(row.chat_id)
+                tg.create_task(self._deliver(row))
+        finally:
+            if done:
+                self._batch = [r for r in self._batch if r.id not in done]
+        self._stale = True  # every row left is waiting for its chat: look further next time
         return wait if not self._in_flight else min(wait, 0.05)
 
     async def _deliver(self, row: q.DeliveryRow) -> None:
+        claimed = answered = False
+
+        def answer() -> None:
+            """The platform answered (or the call failed): its slot is free for the next send
+            while the outcome is written, and the send cannot arrive any later than now."""
+            nonlocal answered
+            if not answered:
+                answered = True
+                self.pacer.landed(row.chat_id, row.chat_kind)
+                self._slots.release()
+                self._wake.set()
+
         try:
-            await self._attempt(row)
+            claimed = await q.claim(self.db, row.id, self.clock())
+            if claimed:  # else another worker took it, or it was cancelled meanwhile
+                await self._attempt(row, answer)
         finally:
+            if claimed:
+                answer()
+            else:
+                self.pacer.give_back(row.chat_id, tracked=True)
+                self._slots.release()
             self._in_flight.discard(row.chat_id)
-            self._slots.release()
             self._wake.set()
 
-    async def _attempt(self, row: q.DeliveryRow) -> None:
+    async def _attempt(self, row: q.DeliveryRow, answered: Callable[[], None]) -> None:
         chat = ChatRef(self.platform, row.chat_id, ChatKind(row.chat_kind))
         attempts = row.attempts + 1
         try:
-            post = post_from_json(row.post_json)
-            if row.action == "edit":
-                assert row.message_id is not None
-                await self.adapter.edit(SentRef(chat, row.message_id), post)
-                message_id = row.message_id
-            else:
-                message_id = (await self.adapter.send(chat, post, key=row.key)).message_id
+            try:
+                post = post_from_json(row.post_json)
+                if row.action == "edit":
+                    assert row.message_id is not None
+                    await self.adapter.edit(SentRef(chat, row.message_id), post)
+                    message_id = row.message_id
+                else:
+                    message_id = (await self.adapter.send(chat, post, key=row.key)).message_id
+            finally:
+                answered()
         except RateLimited as exc:
+            self._stale = True  # the row goes back to pending, ahead of the batch read
             self.pacer.pause(exc.retry_after)
             log.warning("%s asked us to wait %.1fs", self.platform, exc.retry_after)
             # The pause holds every send; keeping the row's due time keeps its place in line.
