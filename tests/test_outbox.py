@@ -227,3 +227,20 @@ def test_pacer_pause_holds_everything() -> None:
     assert pacer.global_wait() == 12.0
     clock.now = 12.5
     assert pacer.global_wait() == 0
+
+
+def test_pacer_counts_unanswered_sends_as_arriving_now() -> None:
+    clock = FakeClock(0.0)
+    pacer = Pacer(rate=5.0, burst=1, clock=clock)
+    for n in range(5):  # the bucket spaces them; none is answered yet
+        clock.now += pacer.global_wait()
+        pacer.take(f"c{n}", "private", tracked=True)
+    clock.now += 1.0
+    # Five may still arrive at any moment: a sixth could make six in one second.
+    assert pacer.global_wait() == 1.0
+    for n in range(5):
+        pacer.landed(f"c{n}", "private")
+    # Answered now, so they count as arriving now: the next waits out their second.
+    assert pacer.global_wait() == pytest.approx(1.0)
+    clock.now += 1.0
+    assert pacer.global_wait() == 0
