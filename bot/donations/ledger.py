@@ -9,12 +9,14 @@ the same transaction as the entry.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiosqlite
@@ -33,6 +35,12 @@ from bot.storage import outbox as q
 log = logging.getLogger(__name__)
 
 THANK_LINK_LIFETIME = 7 * 24 * 3600.0  # Checkout Sessions expire after a day; links after a week
+MAX_BATCH = 64  # calls written in one transaction at most (see Ledger._append)
+
+# How an entry of these kinds moves its own campaign's net total (as the `ledger_net` view
+# counts it). Entries of other kinds (refunds, disputes) can change what earlier entries
+# count for, so after them the totals are summed again (see Ledger._raised).
+_OWN_CHANGE = {ev.PAYMENT: 1, ev.PAYMENT_FAILED: 0, ev.GIFT: 1, ev.GIFT_VOID: -1}
 
 
 class Unrecorded(enum.Enum):
@@ -40,6 +48,32 @@ class Unrecorded(enum.Enum):
     NOT_FOUND = "not_found"
     NOT_A_GIFT = "not_a_gift"
     ALREADY = "already"
+
+
+@dataclass(eq=False, slots=True)
+class _Pending:
+    """One call's entries waiting for a transaction, and what became of them."""
+
+    items: Sequence[tuple[lq.NewEntry, ev.Fact | None]]
+    finished: bool = False
+    ids: list[int] = field(default_factory=list)
+    error: Exception | None = None
+
+    def finish(self, ids: list[int]) -> None:
+        self.ids, self.finished = ids, True
+
+    def fail(self, error: Exception) -> None:
+        self.error, self.finished = error, True
+
+
+@dataclass(frozen=True, slots=True)
+class _Raised:
+    """Every active campaign's net total as of ledger entry `upto` (the highest id), and
+    milestones known to be passed (a subset of those recorded, so never a false "passed")."""
+
+    upto: int
+    raised: dict[str, int]
+    passed: dict[str, frozenset[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +97,9 @@ class Ledger:
         self.audience = audience
         self.campaigns = dict(campaigns)
         self.clock = clock
+        self._pending: list[_Pending] = []
+        self._batch_lock = asyncio.Lock()
+        self._raised_memo: _Raised | None = None  # as of the last commit (see _raised)
 
     # --- in -------------------------------------------------------------------------
 
@@ -76,10 +113,7 @@ class Ledger:
             return 0
         if not facts:
             return 0
-        added = len(await self._append([(self._entry(f), f) for f in facts]))
-        if added:
-            log.info("ledger: %d new entr%s from %s", added, "y" if added == 1 else "ies", kind)
-        return added
+        return len(await self._append([(self._entry(f), f) for f in facts]))
 
     def _entry(self, fact: ev.Fact) -> lq.NewEntry:
         known = fact.campaign if fact.campaign in self.campaigns else None
@@ -150,23 +184,159 @@ class Ledger:
     # --- the one transaction ------------------------------------------------------
 
     async def _append(self, items: Sequence[tuple[lq.NewEntry, ev.Fact | None]]) -> list[int]:
-        """Append what is new, with its consequences, in one transaction; the new ids."""
-        targets = await self._channel_targets()
+        """Append what is new, with its consequences, in one transaction; the new ids.
+
+        Calls that arrive while a transaction is being written wait and are then
+        written together, in one transaction (group commit): each call's entries
+        with their consequences, and one milestone check for the lot. Under load
+        that is one commit and one total per batch instead of per event; alone, a
+        call is written at once. Every call returns only after its transaction
+        has committed.
+        """
+        mine = _Pending(items)
+        self._pending.append(mine)
+        try:
+            async with self._batch_lock:
+                while not mine.finished:
+                    batch = self._pending[:MAX_BATCH]
+                    del self._pending[:MAX_BATCH]
+                    if not batch:
+                        raise RuntimeError("a ledger write was lost from the queue")
+                    await self._write_to_the_end(batch)
+        except BaseException:
+            if mine in self._pending:  # cancelled before anyone took it
+                self._pending.remove(mine)
+            raise
+        if mine.error is not None:
+            raise mine.error
+        return mine.ids
+
+    async def _write_to_the_end(self, batch: list[_Pending]) -> None:
+        """Write a batch; the caller that writes it being cancelled does not stop it (the
+        other calls in it are waiting for it), so each call knows what became of it."""
+        write = asyncio.ensure_future(self._write_batch(batch))
+        cancelled = False
+        while not write.done():
+            try:
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                cancelled = True
+        for pending in batch:
+            if not pending.finished:  # only if the write itself died (not an Exception)
+                pending.fail(RuntimeError("the ledger write was interrupted"))
+        if cancelled:
+            raise asyncio.CancelledError
+        write.result()
+
+    async def _write_batch(self, batch: list[_Pending]) -> None:
+        """One transaction for the batch; if that fails, each call alone, so that one bad
+        call cannot fail the others."""
+        try:
+            results = await self._transaction([p.items for p in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].fail(exc)
+                return
+            log.warning("a batch of %d ledger writes failed; writing them one by one", len(batch))
+            for pending in batch:
+                try:
+                    (ids,) = await self._transaction([pending.items])
+                except Exception as one:
+                    pending.fail(one)
+                else:
+                    pending.finish(ids)
+            return
+        for pending, ids in zip(batch, results, strict=True):
+            pending.finish(ids)
+
+    async def _transaction(
+        self, calls: Sequence[Sequence[tuple[lq.NewEntry, ev.Fact | None]]]
+    ) -> list[list[int]]:
+        """One transaction for the calls' entries and consequences; the new ids per call."""
         woken: list[q.Target] = []
-        added: list[int] = []
+        added: list[list[int]] = []
+        new: list[tuple[int, lq.NewEntry]] = []
+        memo: _Raised | None = None
         async with self.db.transaction() as conn:
             now = self.clock()
-            for entry, fact in items:
-                entry_id = await lq.append_entry(conn, entry, now)
-                if entry_id is None:
-                    continue
-                added.append(entry_id)
-                if fact is not None and fact.kind == ev.PAYMENT:
-                    woken += await self._after_payment(conn, entry, fact, now)
-            if added:
-                woken += await self._milestones(conn, targets, now)
+            entry_ids = iter(
+                await lq.append_entries(conn, [e for items in calls for e, _ in items], now)
+            )
+            for items in calls:
+                ids: list[int] = []
+                for entry, fact in items:
+                    entry_id = next(entry_ids)
+                    if entry_id is None:
+                        continue
+                    ids.append(entry_id)
+                    new.append((entry_id, entry))
+                    if fact is not None and fact.kind == ev.PAYMENT:
+                        woken += await self._after_payment(conn, entry, fact, now)
+                added.append(ids)
+            if new:
+                memo = await self._raised(conn, new)
+                memo, more = await self._milestones(conn, memo, now)
+                woken += more
+        if memo is not None:
+            self._raised_memo = memo  # only once committed
+        if new:
+            # One line per commit (a busy webhook commits several events at once).
+            kinds = Counter(entry.kind for _, entry in new)
+            log.info(
+                "ledger: %d new entr%s (%s)",
+                len(new),
+                "y" if len(new) == 1 else "ies",
+                ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())),
+            )
         self.audience.wake_all(woken)
         return added
+
+    async def _raised(
+        self, conn: aiosqlite.Connection, new: list[tuple[int, lq.NewEntry]]
+    ) -> _Raised:
+        """Every active campaign's net total with this transaction's new entries.
+
+        Summing the ledger takes time in proportion to its size. So when the totals
+        remembered from the last commit are still current (the new entries got the
+        very next ids: nobody else wrote in between) and the new entries count only
+        for themselves (payments, failed payments, gifts and voids, with no refund or
+        dispute waiting for their payment intent), their amounts are added to those
+        totals: the same numbers the sum would give. Otherwise, and after a restart,
+        the ledger is summed.
+        """
+        memo = self._raised_memo
+        ids = sorted(entry_id for entry_id, _ in new)
+        entries = [entry for _, entry in new]
+        if (
+            memo is not None
+            and ids == list(range(memo.upto + 1, ids[-1] + 1))
+            and await self._count_only_for_themselves(conn, entries)
+        ):
+            raised = dict(memo.raised)
+            for entry in entries:
+                campaign = self.campaigns.get(entry.campaign or "")
+                if campaign and campaign.id in raised and entry.currency == campaign.currency:
+                    raised[campaign.id] += _OWN_CHANGE[entry.kind] * entry.amount
+            return _Raised(ids[-1], raised, memo.passed)
+        raised = {
+            c.id: await lq.campaign_net(conn, c.id, c.currency)
+            for c in self.campaigns.values()
+            if c.active
+        }
+        return _Raised(ids[-1], raised, memo.passed if memo else {})
+
+    @staticmethod
+    async def _count_only_for_themselves(
+        conn: aiosqlite.Connection, entries: list[lq.NewEntry]
+    ) -> bool:
+        """Whether the entries change no total but their own campaign's (see `_raised`)."""
+        if any(entry.kind not in _OWN_CHANGE for entry in entries):
+            return False
+        intents = sorted(
+            {e.payment_intent for e in entries if e.kind == ev.PAYMENT and e.payment_intent}
+        )
+        # A refund or dispute that arrived before its payment finds its campaign through it.
+        return not intents or not await lq.awaiting_payment(conn, intents)
 
     async def _enqueue(
         self, conn: aiosqlite.Connection, kind: str, post: Post, targets: list[q.Target], now: float
@@ -195,34 +365,36 @@ class Ledger:
                 woken.append(target)
         return woken
 
-    async def _channel_targets(self) -> dict[str, list[q.Target]]:
-        return {
-            c.id: await self.audience.channel_targets(c.channels)
-            for c in self.campaigns.values()
-            if c.active
-        }
-
     async def _milestones(
-        self, conn: aiosqlite.Connection, targets: dict[str, list[q.Target]], now: float
-    ) -> list[q.Target]:
-        """Record newly passed milestones; announce the highest of them once."""
+        self, conn: aiosqlite.Connection, memo: _Raised, now: float
+    ) -> tuple[_Raised, list[q.Target]]:
+        """Record newly passed milestones; announce the highest of them once.
+
+        Returns the totals with the milestones now known to be passed, and who to wake.
+        """
         woken: list[q.Target] = []
+        known = dict(memo.passed)
         for campaign in self.campaigns.values():
             if not campaign.active:
                 continue
-            raised = await lq.campaign_net(conn, campaign.id, campaign.currency)
+            raised = memo.raised[campaign.id]
+            reached = set(reached_for(campaign, raised))
+            if reached <= known.get(campaign.id, frozenset()):
+                continue
             passed = await lq.passed_milestones(conn, campaign.id)
-            new = sorted(set(reached_for(campaign, raised)) - passed)
+            known[campaign.id] = frozenset(passed | reached)
+            new = sorted(reached - passed)
             if not new:
                 continue
             # Several thresholds at once (a large gift) make one post, not a burst.
             post = milestone_post(campaign, new[-1], raised)
-            channel_targets = targets.get(campaign.id, [])
+            # Read here, on the transaction's connection: only a new milestone needs them.
+            channel_targets = await self.audience.channel_targets(campaign.channels)
             item_id = await self._enqueue(conn, "milestone", post, channel_targets, now)
             await lq.record_milestones(conn, campaign.id, new, now, item_id)
             log.info("campaign %s passed %d%% of its goal", campaign.id, new[-1])
             woken += channel_targets
-        return woken
+        return _Raised(memo.upto, memo.raised, known), woken
 
     # --- out ------------------------------------------------------------------------
 

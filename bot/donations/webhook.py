@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/stripe/webhook"
 MAX_BODY = 1024 * 1024
+RECEIVED = b'{"received": true}'  # the answer to an event recorded (or already known)
 
 
 class SignatureCheck(Protocol):
@@ -124,4 +125,4 @@ class WebhookServer:
             # 500 makes Stripe deliver the event again later; the ledger is idempotent.
             log.exception("could not record a %s webhook", event.get("type"))
             return web.Response(status=500, text="try again")
-        return web.json_response({"received": True})
+        return web.Response(body=RECEIVED, content_type="application/json")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -108,26 +110,59 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK on error), one writer at a time."""
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
             try:
+                await self.conn.execute("BEGIN IMMEDIATE")
                 yield self.conn
+                await self.conn.execute("COMMIT")
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self._rollback()
                 raise
-            await self.conn.execute("COMMIT")
+
+    async def _rollback(self) -> None:
+        """Roll back what is open, before the write lock is released, even when cancelled.
+
+        A statement whose await was cancelled still runs on aiosqlite's thread: a
+        cancelled BEGIN opens a transaction all the same, and left open it would put
+        every later writer of this shared connection inside it (or fail their BEGIN).
+        """
+        rollback = asyncio.ensure_future(self._rollback_if_open())
+        cancelled = False
+        while not rollback.done():
+            try:
+                await asyncio.shield(rollback)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+        rollback.result()
+
+    async def _rollback_if_open(self) -> None:
+        # OperationalError: no transaction was open (BEGIN failed, or COMMIT went through).
+        with contextlib.suppress(sqlite3.OperationalError):
+            await self.conn.execute("ROLLBACK")
+
+    # Reads take one trip to aiosqlite's thread (execute_fetchall) instead of three
+    # (execute, fetch, close): each trip is a thread hand-off and an event-loop wake-up.
 
     async def fetch_one(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, params) as cur:
-            row: aiosqlite.Row | None = await cur.fetchone()
-            return row
+        """The first row of a query that returns at most a few rows (or None)."""
+        rows = await self.conn.execute_fetchall(sql, params)
+        for row in rows:
+            found: aiosqlite.Row = row
+            return found
+        return None
 
     async def fetch_all(self, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
-        async with self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self.conn.execute_fetchall(sql, params))
 
     async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
-        """Run one write statement in its own transaction; return the rows it changed."""
-        async with self.transaction() as conn, conn.execute(sql, params) as cur:
+        """Run one write statement in its own transaction; return the rows it changed.
+
+        Outside BEGIN ... COMMIT a single statement is its own (autocommit)
+        transaction, durable when it returns; the write lock keeps it out of
+        another task's open transaction. Two trips to the database thread, not four.
+        """
+        async with self._write_lock, self.conn.execute(sql, params) as cur:
             return cur.rowcount
 
 

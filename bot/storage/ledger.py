@@ -58,29 +58,47 @@ class TotalRow:
     donations: int
 
 
-async def append_entry(conn: aiosqlite.Connection, entry: NewEntry, now: float) -> int | None:
-    """Append an entry inside a transaction; its id, or None if it was already there."""
-    cur = await conn.execute(
-        "INSERT INTO ledger_entries (object_id, kind, variant, campaign, campaign_ref, "
-        "payment_intent, amount, currency, occurred_at, recorded_at, event_id, note) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (object_id, kind, variant) DO NOTHING",
-        (
-            entry.object_id,
-            entry.kind,
-            entry.variant,
-            entry.campaign,
-            entry.campaign_ref,
-            entry.payment_intent,
-            entry.amount,
-            entry.currency,
-            entry.occurred_at,
-            now,
-            entry.event_id,
-            entry.note,
-        ),
+_INSERT_ENTRIES = (
+    "INSERT INTO ledger_entries (object_id, kind, variant, campaign, campaign_ref, "
+    "payment_intent, amount, currency, occurred_at, recorded_at, event_id, note) VALUES "
+)
+_ENTRY_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_NEW_ONLY = (
+    " ON CONFLICT (object_id, kind, variant) DO NOTHING RETURNING id, object_id, kind, variant"
+)
+
+
+def _values(entry: NewEntry, now: float) -> tuple[object, ...]:
+    return (
+        entry.object_id,
+        entry.kind,
+        entry.variant,
+        entry.campaign,
+        entry.campaign_ref,
+        entry.payment_intent,
+        entry.amount,
+        entry.currency,
+        entry.occurred_at,
+        now,
+        entry.event_id,
+        entry.note,
     )
-    return cur.lastrowid if cur.rowcount == 1 else None
+
+
+async def append_entries(
+    conn: aiosqlite.Connection, entries: Sequence[NewEntry], now: float
+) -> list[int | None]:
+    """Append entries inside a transaction, in one statement; for each, its new id or None
+    if it was already there (or came earlier in `entries`). Ids follow the entries' order."""
+    if not entries:
+        return []
+    rows = await conn.execute_fetchall(
+        _INSERT_ENTRIES + ", ".join([_ENTRY_VALUES] * len(entries)) + _NEW_ONLY,
+        [value for entry in entries for value in _values(entry, now)],
+    )
+    # RETURNING lists only the rows inserted, in no promised order: match them by identity.
+    ids = {(str(r[1]), str(r[2]), str(r[3])): int(r[0]) for r in rows}
+    return [ids.pop((e.object_id, e.kind, e.variant), None) for e in entries]
 
 
 _ENTRY_SQL = (
@@ -133,31 +151,65 @@ _TOTALS_SQL = (
 async def totals(db: Database | aiosqlite.Connection) -> list[TotalRow]:
     """Net total and donation count per campaign and currency (never mixed)."""
     sql = _TOTALS_SQL + " GROUP BY campaign, currency ORDER BY campaign, currency"
-    if isinstance(db, Database):
-        rows = await db.fetch_all(sql)
-    else:
-        async with db.execute(sql) as cur:
-            rows = list(await cur.fetchall())
+    rows = await db.fetch_all(sql) if isinstance(db, Database) else await db.execute_fetchall(sql)
     return [TotalRow(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+# The `ledger_net` view summed for one campaign and currency, with both filters applied
+# while scanning instead of after resolving every entry's campaign: the same sum, in under
+# half the time (it still reads the whole ledger). Keep it equal to the view.
+_RESOLVE = (
+    "(SELECT MIN(p.campaign) FROM ledger_entries p "
+    "WHERE p.kind = 'payment' AND p.payment_intent = e.payment_intent)"
+)
+_CAMPAIGN_NET_SQL = f"""
+SELECT COALESCE(SUM(net), 0) FROM (
+    SELECT CASE e.kind WHEN 'payment' THEN e.amount
+                       WHEN 'gift' THEN e.amount
+                       WHEN 'gift_void' THEN -e.amount
+                       WHEN 'dispute_withdrawn' THEN -e.amount
+                       WHEN 'dispute_reinstated' THEN e.amount END AS net
+    FROM ledger_entries e
+    WHERE e.currency = :currency
+      AND e.kind IN ('payment', 'gift', 'gift_void', 'dispute_withdrawn', 'dispute_reinstated')
+      AND (e.campaign = :campaign
+           OR (e.campaign IS NULL AND COALESCE({_RESOLVE}, 'unassigned') = :campaign))
+    UNION ALL
+    SELECT -MAX(e.amount) FROM ledger_entries e
+    WHERE e.kind = 'refund' AND e.currency = :currency
+    GROUP BY e.object_id
+    HAVING MIN(COALESCE(e.campaign, {_RESOLVE}, 'unassigned')) = :campaign
+)"""  # noqa: S608 - constant SQL
 
 
 async def campaign_net(conn: aiosqlite.Connection, campaign: str, currency: str) -> int:
     """One campaign's net total in one currency; usable inside a transaction."""
-    async with conn.execute(
-        _TOTALS_SQL + " WHERE campaign = ? AND currency = ?", (campaign, currency)
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[2]) if row else 0
+    rows = list(
+        await conn.execute_fetchall(_CAMPAIGN_NET_SQL, {"campaign": campaign, "currency": currency})
+    )
+    return int(rows[0][0]) if rows else 0
+
+
+async def awaiting_payment(conn: aiosqlite.Connection, payment_intents: Sequence[str]) -> bool:
+    """Whether an entry without a campaign of its own (a refund or dispute) names one of
+    these payment intents, and so counts for the campaign of that payment."""
+    marks = ",".join("?" for _ in payment_intents) or "''"
+    rows = await conn.execute_fetchall(
+        f"SELECT 1 FROM ledger_entries WHERE campaign IS NULL "  # noqa: S608
+        f"AND payment_intent IN ({marks}) LIMIT 1",
+        tuple(payment_intents),
+    )
+    return bool(list(rows))
 
 
 # --- milestones -------------------------------------------------------------------
 
 
 async def passed_milestones(conn: aiosqlite.Connection, campaign: str) -> set[int]:
-    async with conn.execute(
+    rows = await conn.execute_fetchall(
         "SELECT threshold FROM milestones WHERE campaign = ?", (campaign,)
-    ) as cur:
-        return {int(r[0]) for r in await cur.fetchall()}
+    )
+    return {int(r[0]) for r in rows}
 
 
 async def record_milestones(
@@ -218,12 +270,14 @@ async def thank_token(
 
 async def take_thank_link(conn: aiosqlite.Connection, token: str) -> ThankLink | None:
     """Remove and return the chat a token points to; call inside a transaction."""
-    async with conn.execute(
-        "SELECT platform, chat_id, chat_kind FROM thank_links WHERE token = ?", (token,)
-    ) as cur:
-        row = await cur.fetchone()
-    if row is None:
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT platform, chat_id, chat_kind FROM thank_links WHERE token = ?", (token,)
+        )
+    )
+    if not rows:
         return None
+    row = rows[0]
     await conn.execute("DELETE FROM thank_links WHERE token = ?", (token,))
     return ThankLink(str(row[0]), str(row[1]), str(row[2]))
 
