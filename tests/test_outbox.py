@@ -174,7 +174,10 @@ async def test_crash_recovery_resends_idempotent_platforms_only(db: Database) ->
     assert after == {"t1": "unknown", "!room:x": "pending", "t2": "sent"}
     # The re-sent row keeps its id, hence its key (Matrix's transaction id).
     due = await q.due_rows(db, "matrix", 2.0, 10)
-    assert [r.key for r in due] == [f"outbox-{ids['!room:x']}"]
+    instance = await db.fetch_one("SELECT value FROM bot_state WHERE key = 'instance'")
+    assert instance is not None
+    assert len(instance[0]) == 16
+    assert [r.key for r in due] == [f"outbox-{instance[0]}-{ids['!room:x']}"]
 
 
 def test_pacer_global_rate_is_even_without_bursts() -> None:

@@ -44,16 +44,18 @@ class DeliveryRow:
     next_attempt_at: float
     message_id: str | None
     post_json: str
+    instance: str = ""  # this database's random id (migration 0006)
 
     @property
     def key(self) -> str:
         """The stable idempotency key (Matrix uses it as the transaction id)."""
-        return f"outbox-{self.id}"
+        return f"outbox-{self.instance}-{self.id}"
 
 
 _ROW_SQL = """
 SELECT d.id, d.item_id, d.action, d.platform, d.chat_id, d.chat_kind, d.target, d.state,
-       d.attempts, d.next_attempt_at, d.message_id, i.post
+       d.attempts, d.next_attempt_at, d.message_id, i.post,
+       (SELECT value FROM bot_state WHERE key = 'instance')
 FROM deliveries d JOIN outbox_items i ON i.id = d.item_id
 """
 
@@ -72,6 +74,7 @@ def _row(r: aiosqlite.Row) -> DeliveryRow:
         next_attempt_at=r[9],
         message_id=r[10],
         post_json=r[11],
+        instance=r[12] or "",
     )
 
 
