@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -90,3 +91,31 @@ def test_migrate_command(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "schema version 0 ->" in result.stdout
     assert (tmp_path / "data" / "bot.sqlite3").exists()
+
+
+def test_demo_ends_when_its_reader_goes_away(tmp_path: Path) -> None:
+    """`outreach-bot demo | head` must end, not hang writing to a closed pipe."""
+    proc = subprocess.Popen(
+        [*CLI, "demo", "--data", str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.write("/help\n" * 5)
+        proc.stdin.flush()
+        proc.stdout.readline()
+        proc.stdout.close()  # like `| head -1`
+        proc.stdin.write("/help\n" * 5)
+        proc.stdin.flush()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()  # type: ignore[union-attr]
+    assert proc.returncode == 0

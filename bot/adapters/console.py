@@ -71,19 +71,29 @@ class ConsoleAdapter:
 
     async def _read_loop(self, lines: asyncio.Queue[str | None], on_incoming: OnIncoming) -> None:
         sender = Sender("console", self.user, self.user)
-        while (line := await lines.get()) is not None and not self._stopping:
-            text = line.strip()
-            if text:
-                # One line at a time, so replies come out in the order lines went in.
-                await on_incoming(
-                    Incoming(self.user_chat, sender, text, message_id=str(next(self._ids)))
-                )
-        if not self._stopping:
-            self.on_eof()
+        try:
+            while (line := await lines.get()) is not None and not self._stopping:
+                text = line.strip()
+                if text:
+                    # One line at a time, so replies come out in the order lines went in.
+                    await on_incoming(
+                        Incoming(self.user_chat, sender, text, message_id=str(next(self._ids)))
+                    )
+        finally:
+            # End of input, or the terminal went away: either way the session is over.
+            if not self._stopping:
+                self.on_eof()
 
     def _write(self, text: str) -> None:
-        self.stdout.write(text + "\n")
-        self.stdout.flush()
+        try:
+            self.stdout.write(text + "\n")
+            self.stdout.flush()
+        except (BrokenPipeError, ValueError):
+            # The reader is gone (`| head`, a closed terminal): nobody sees the console
+            # any more, so the session ends instead of failing every later send.
+            if not self._stopping:
+                self._stopping = True
+                self.on_eof()
 
     def _header(self, chat: ChatRef) -> str:
         if chat.kind is ChatKind.PRIVATE:
