@@ -96,8 +96,9 @@ def build_services(
     environ: Mapping[str, str] = os.environ,
 ) -> Services:
     channels = {c.name: ChannelSpec(c.name, c.platform, c.chat) for c in config.channels}
-    audience = Audience(db, channels, config.enabled_platforms(), admin_targets(config))
-    audience.clock = clock
+    audience = Audience(
+        db, channels, config.enabled_platforms(), admin_targets(config), clock=clock
+    )
     poller = FeedPoller(
         db, audience, [feed_settings(f) for f in config.feeds], user_agent=USER_AGENT, clock=clock
     )
