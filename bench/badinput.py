@@ -22,13 +22,11 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.app import build_services
+from bot.app import build_app
 from bot.chat import ChatKind, ChatRef, Incoming, Sender
 from bot.chat.plain import render_plain
 from bot.config import parse_config
-from bot.router import CommandRouter
 from bot.storage import Database, open_database
-from handlers import register_all
 from tests.fakes.feed_server import FeedServer, feed_server
 from tests.fakes.stripe_api import body, checkout_completed, event, sign
 from tests.helpers import SHARED_FEEDS, rss
@@ -96,7 +94,7 @@ async def run_feeds(server: FeedServer, db: Database, tmp: Path, log: Recorder) 
         {"console": {"enabled": True}, "feeds": feeds, "storage": {"path": str(tmp / "f.db")}},
         environ={},
     )
-    services = build_services(config, db)
+    services = build_app(config, db).services
     names = {f"f{i}": name for i, name in enumerate([*bad, *good])}
     counts = {"feeds": len(names), "crashes": 0, "unlogged": 0, "wrongly_taken": 0}
     async with services.poller as poller:
@@ -168,7 +166,7 @@ async def run_stripe(db: Database, tmp: Path, log: Recorder) -> dict[str, int]:
         ],
         "web": {"listen": "127.0.0.1:0"},
     }
-    services = build_services(parse_config(data, environ=ENV), db, environ=ENV)
+    services = build_app(parse_config(data, environ=ENV), db, environ=ENV).services
     assert services.donations is not None
     server = services.donations.webhook
     assert server is not None
@@ -220,9 +218,7 @@ async def run_commands(db: Database, tmp: Path) -> dict[str, int]:
         "campaigns": [{"id": "russia", "title": "R", "earmark": "for R", "goal": 100}],
         "donations": {"static_url": "https://donate.example.org/?c={campaign}&a={amount}"},
     }
-    services = build_services(parse_config(data, environ={}), db)
-    router = CommandRouter(services)
-    register_all(router)
+    router = build_app(parse_config(data, environ={}), db).router
     counts = {"commands": 0, "crashes": 0}
     for user in ("admin", "alice"):
         for text in COMMANDS:

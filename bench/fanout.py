@@ -48,16 +48,14 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder
 
 from bot.adapters.telegram import TelegramAdapter
 from bot.adapters.telegram_render import TELEGRAM_LIMITS, render
-from bot.app import App, build_services
+from bot.app import build_app
 from bot.chat import Post
 from bot.config import parse_config
 from bot.feeds.article import Article
 from bot.feeds.poller import with_related_button
 from bot.feeds.render import render_article
-from bot.router import CommandRouter
 from bot.storage import open_database
 from bot.storage import outbox as q
-from handlers import register_all
 from tests.fakes.telegram_api import ShownMessage, telegram_api
 
 FIRST_USER = 100_000
@@ -202,16 +200,12 @@ async def bot_fanout(url: str, token: str, chats: int, global_rate: float) -> Ru
         }
         config = parse_config(data, base_dir=Path(tmp), environ={"TELEGRAM_BOT_TOKEN": token})
         async with open_database(config.database_path()) as db:
-            services = build_services(config, db)
-            router = CommandRouter(services)
-            register_all(router)
-            app = App(config=config, services=services, router=router)
             limits = dataclasses.replace(TELEGRAM_LIMITS, global_rate=global_rate)
             adapter = TelegramAdapter(
                 token=token, api_base=f"{url}/bot", poll_timeout=1, limits=limits
             )
-            app.adapters = {"telegram": adapter}
-            app.wire_workers()
+            app = build_app(config, db, adapters={"telegram": adapter})
+            services = app.services
             task = asyncio.create_task(app.run())
             try:
                 await started(adapter)

@@ -26,6 +26,7 @@ from pathlib import Path
 import feedparser
 from aiohttp import web
 
+from bot.app import PlatformWake
 from bot.feeds.poller import FeedPoller, FeedSettings, PollResult
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.storage import open_database
@@ -97,7 +98,7 @@ async def bot_cycles(port: int, count: int, generation: Synchronized[int]) -> di
     with tempfile.TemporaryDirectory() as tmp:
         async with open_database(Path(tmp) / "bench.sqlite3") as db:
             channels = {"news": ChannelSpec("news", "console", "news")}
-            audience = Audience(db, channels, ["console"], [])
+            audience = Audience(db, channels, ["console"], [], wake=PlatformWake(()))
             feeds = [
                 FeedSettings(
                     name=f"f{n}",

@@ -20,7 +20,7 @@ from pathlib import Path
 from nio import AsyncClient, RoomSendResponse
 
 from bot.adapters.matrix import MatrixAdapter
-from bot.app import pacer_for
+from bot.app import PlatformWake, pacer_for
 from bot.chat import Post
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
@@ -66,10 +66,12 @@ async def bot_fanout(
             channels = {
                 f"r{n}": ChannelSpec(f"r{n}", "matrix", room) for n, room in enumerate(rooms)
             }
-            audience = Audience(db, channels, ["matrix"], [])
+            wake = PlatformWake(["matrix"])
+            audience = Audience(db, channels, ["matrix"], [], wake=wake)
             worker = DeliveryWorker(
-                db, adapter, pacer_for(adapter), DeliveryPolicy(resend_uncertain=True)
-            )
+                db, adapter, pacer_for(adapter), DeliveryPolicy(resend_uncertain=True),
+                wake=wake.event("matrix"),
+            )  # fmt: skip
             start = time.perf_counter()
             for n in range(posts):
                 targets = await audience.channel_targets(channels)

@@ -4,7 +4,7 @@
 
 Each request is a distinct, paid `checkout.session.completed` event, signed as
 Stripe signs webhooks. The bot side is the real `WebhookServer` wired by
-`build_services` (signature check, event parsing, the ledger's transaction with
+`build_app` (signature check, event parsing, the ledger's transaction with
 its milestones and outbox, INFO logging to a file as `outreach-bot run` logs),
 on a SQLite file with the bot's settings (WAL, synchronous=FULL). The baseline
 is a bare aiohttp handler that checks the signature with
@@ -79,13 +79,13 @@ def bot_config(folder: Path) -> Any:
 
 
 async def run_bot_server(folder: Path, results: Any, stop: EventType) -> None:
-    from bot.app import build_services
+    from bot.app import build_app
     from bot.storage import open_database
 
     config = bot_config(folder)
     environ = {"STRIPE_SECRET_KEY": STRIPE_KEY, "STRIPE_WEBHOOK_SECRET": SECRET}
     async with open_database(config.database_path()) as db:
-        services = build_services(config, db, environ=environ)
+        services = build_app(config, db, environ=environ).services
         donations = services.donations
         assert donations is not None
         assert donations.webhook is not None

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bot.announcements import Announcements, OptionError
+from bot.announcements import Announcements, AnnounceOptions, Draft, OptionError
 from bot.announcements.progress import DeliveryCounts
-from bot.app import build_app
+from bot.app import App, build_app
 from bot.chat.plain import render_plain
 from bot.config import Config, load_config
 from bot.storage import open_database
@@ -53,14 +53,10 @@ def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     audit.add_argument("-n", type=int, default=20, help="how many entries (default 20)")
 
 
-def _arg_text(args: argparse.Namespace) -> str:
+def announce_options(args: argparse.Namespace, now: datetime) -> AnnounceOptions:
+    """The command line's --to, --at, --pin and text, checked as /announce checks its own."""
     text = args.text if args.text is not None else args.file.read_text(encoding="utf-8")
-    options = [f"--to {target}" for target in args.to]
-    if args.at:
-        options.append(f"--at {args.at}")
-    if args.pin:
-        options.append("--pin")
-    return " ".join([*options, text])
+    return AnnounceOptions.of(text, to=args.to, at=args.at, pin=args.pin, now=now)
 
 
 def _ask(question: str) -> str:
@@ -84,39 +80,48 @@ async def _watch(announcements: Announcements, announcement_id: int, stop: async
     stop.set()
 
 
+async def _send(app: App, draft: Draft) -> None:
+    """Confirm the draft; unless it is scheduled, deliver it here with a progress bar."""
+    announcements = app.services.announcements
+    for adapter in app.adapters.values():
+        await adapter.start(None)
+    try:
+        print(await announcements.confirm(draft.id, TERMINAL, None))
+        if draft.send_at is not None:
+            return  # the running bot sends it when it is due
+        stop = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            for worker in app.workers.values():
+                tg.create_task(worker.run(stop))
+            tg.create_task(_watch(announcements, draft.id, stop))
+        await announcements.tick()  # records the final report in the audit log
+        counts: DeliveryCounts = await announcements.counts(draft.id)
+        print(f"Announcement #{draft.id} finished: {counts.summary()}")
+    finally:
+        for adapter in app.adapters.values():
+            await adapter.stop()
+
+
 async def _announce(config: Config, args: argparse.Namespace) -> int:
     async with open_database(config.database_path()) as db:
         app = build_app(config, db)
-        announcements = app.services.announcements
         try:
-            draft = await announcements.draft(TERMINAL, _arg_text(args))
-        except OptionError as exc:
-            print(f"outreach-bot: {exc}", file=sys.stderr)
-            return 1
-        print(f"Preview of announcement #{draft.id} (to {draft.summary}):\n")
-        print(render_plain(draft.post) + "\n")
-        answer = "yes" if args.yes else await asyncio.to_thread(_ask, "Send it? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print(await announcements.cancel(draft.id, TERMINAL))
-            return 1
-        for adapter in app.adapters.values():
-            await adapter.start(None)
-        try:
-            print(await announcements.confirm(draft.id, TERMINAL, None))
-            if draft.send_at is not None:
-                return 0
-            stop = asyncio.Event()
-            async with asyncio.TaskGroup() as tg:
-                for worker in app.workers.values():
-                    tg.create_task(worker.run(stop))
-                tg.create_task(_watch(announcements, draft.id, stop))
-            await announcements.tick()  # records the final report in the audit log
-            counts: DeliveryCounts = await announcements.counts(draft.id)
-            print(f"Announcement #{draft.id} finished: {counts.summary()}")
+            announcements = app.services.announcements
+            now = datetime.fromtimestamp(app.services.clock(), UTC)
+            try:
+                draft = await announcements.draft(TERMINAL, announce_options(args, now))
+            except OptionError as exc:
+                print(f"outreach-bot: {exc}", file=sys.stderr)
+                return 1
+            print(f"Preview of announcement #{draft.id} (to {draft.summary}):\n")
+            print(render_plain(draft.post) + "\n")
+            answer = "yes" if args.yes else await asyncio.to_thread(_ask, "Send it? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print(await announcements.cancel(draft.id, TERMINAL))
+                return 1
+            await _send(app, draft)
             return 0
         finally:
-            for adapter in app.adapters.values():
-                await adapter.stop()
             await app.close()
 
 
@@ -127,7 +132,10 @@ def cmd_announce(args: argparse.Namespace) -> int:
 async def _audit(config: Config, limit: int) -> int:
     async with open_database(config.database_path()) as db:
         app = build_app(config, db)
-        entries = await app.services.audit.latest(limit)
+        try:
+            entries = await app.services.audit.latest(limit)
+        finally:
+            await app.close()
     for e in reversed(entries):
         when = datetime.fromtimestamp(e.at, UTC).strftime("%Y-%m-%d %H:%M:%S")
         print(f"#{e.id}\t{when}\t{e.actor}\t{e.action}\t{e.detail}\t{e.result}")

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.admin_cli import add_admin_commands, cmd_announce, cmd_audit
-from bot.app import StartupError, admin_targets, run_bot
+from bot.app import StartupError, offline_audience, run_bot
 from bot.config import Config, ConfigError, load_config, parse_config
 from bot.demo import demo_config_text
 from bot.demo.server import serve_sample_feed
 from bot.donations import Donations, ProviderError, build_donations
 from bot.donations.report import progress_json, progress_text, write_csv
 from bot.logs import setup_logging
-from bot.outbox.audience import Audience, ChannelSpec
 from bot.storage import DatabaseTooNew, MigrationError, open_database
 from bot.storage import ledger as lq
 
@@ -214,9 +213,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 async def _with_donations(config: Config, work: Callable[[Donations], Awaitable[int]]) -> int:
     """Open the database and the donations service, run `work`, close everything."""
     async with open_database(config.database_path()) as db:
-        channels = {c.name: ChannelSpec(c.name, c.platform, c.chat) for c in config.channels}
-        audience = Audience(db, channels, config.enabled_platforms(), admin_targets(config))
-        donations = build_donations(config, db, audience)
+        donations = build_donations(config, db, offline_audience(config, db))
         try:
             return await work(donations)
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.announcements import Announcements
 from bot.archive import Archive
@@ -31,9 +31,12 @@ class CommandSpec:
     admin: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Services:
-    """The long-lived parts handlers may use. The composition root fills it in."""
+    """The long-lived parts handlers may use, built by the composition root in one step.
+
+    `donations` is None when no campaign is configured (its commands are then not registered).
+    """
 
     config: Config
     db: Database
@@ -45,16 +48,17 @@ class Services:
     audit: AuditLog
     announcements: Announcements
     privacy: Privacy
-    commands: list[CommandSpec] = field(default_factory=list)
     clock: Callable[[], float] = time.time
     donations: Donations | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Per-command facts: who asked (admin or not), the parsed arguments, the services."""
+    """Per-command facts: who asked (admin or not), the parsed arguments, the services,
+    and the commands the router answers (for /help)."""
 
     services: Services
+    commands: tuple[CommandSpec, ...]
     command: str
     args: tuple[str, ...]
     arg_text: str

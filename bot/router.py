@@ -7,7 +7,7 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.audit import actor_of
@@ -92,29 +92,41 @@ class CommandRateLimit:
             self._warned.discard(key)
 
 
+# The bot's own name on a platform (the `ourbot` of /cmd@ourbot), or None while unknown.
+BotNames = Callable[[str], str | None]
+
+
+def _no_names(platform: str) -> str | None:
+    return None
+
+
 class CommandRouter:
-    """Routes each incoming command to its handler and returns the reply, if any."""
+    """Routes each incoming command to its handler and returns the reply, if any.
+
+    Its commands are fixed at construction, in the order /help lists them.
+    """
 
     def __init__(
         self,
         services: Services,
+        commands: Iterable[CommandSpec],
         *,
-        bot_usernames: dict[str, str] | None = None,
+        bot_names: BotNames = _no_names,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.services = services
-        self.bot_usernames = {k: v.lower() for k, v in (bot_usernames or {}).items()}
+        self.bot_names = bot_names
         self.rate_limit = CommandRateLimit(services.config.bot.commands_per_minute, clock)
-        self._commands: dict[str, CommandSpec] = {}
+        registry: dict[str, CommandSpec] = {}
+        for spec in commands:
+            if spec.name in registry:
+                raise ValueError(f"command /{spec.name} is registered twice")
+            registry[spec.name] = spec
+        self._commands = registry
+        self._specs = tuple(registry.values())
 
-    def add(self, spec: CommandSpec) -> None:
-        if spec.name in self._commands:
-            raise ValueError(f"command /{spec.name} is registered twice")
-        self._commands[spec.name] = spec
-        self.services.commands.append(spec)
-
-    def commands(self) -> list[CommandSpec]:
-        return list(self._commands.values())
+    def commands(self) -> tuple[CommandSpec, ...]:
+        return self._specs
 
     async def handle(self, incoming: Incoming) -> Reply:
         if incoming.kind not in (IncomingKind.MESSAGE, IncomingKind.BUTTON):
@@ -126,8 +138,8 @@ class CommandRouter:
                 return Post.text("I answer commands. Send /help to see them.")
             return None
         if parsed.addressed_to is not None:
-            ours = self.bot_usernames.get(incoming.platform)
-            if ours is not None and parsed.addressed_to.lower() != ours:
+            ours = self.bot_names(incoming.platform)
+            if ours is not None and parsed.addressed_to.lower() != ours.lower():
                 return None  # a command for another bot in the same group
         verdict = self.rate_limit.check(incoming.sender)
         if verdict == "drop":
@@ -149,6 +161,7 @@ class CommandRouter:
             return Post.text("Sorry, that command is not available to you.")
         ctx = Context(
             services=self.services,
+            commands=self._specs,
             command=spec.name,
             args=parsed.args,
             arg_text=parsed.arg_text,

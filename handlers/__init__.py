@@ -1,14 +1,18 @@
-"""Command handlers. `register_all` is the one place every command is registered."""
+"""Command handlers. `all_commands` is the one place every command is listed."""
 
 from __future__ import annotations
 
 from bot.context import CommandSpec
-from bot.router import CommandRouter
-from handlers import announce, basic, donations, feeds, privacy, reading, subscriptions
+from bot.donations import Donations
+from handlers import announce, basic, feeds, privacy, reading, subscriptions
+from handlers.donations import DonationCommands
 
 
-def register_all(router: CommandRouter) -> None:
-    """Register every command the bot answers, in the order /help lists them."""
+def all_commands(donations: Donations | None) -> tuple[CommandSpec, ...]:
+    """Every command the bot answers, in the order /help lists them.
+
+    The donation commands are there only when donations are configured.
+    """
     specs = [
         CommandSpec("start", basic.start, "what this bot does"),
         CommandSpec("help", basic.help_, "list the commands"),
@@ -29,6 +33,6 @@ def register_all(router: CommandRouter) -> None:
         CommandSpec("feeds", feeds.feeds_status, "each feed's status", admin=True),
         CommandSpec("feed_check", feeds.feed_check, "preview a feed", "URL", admin=True),
     ]  # fmt: skip
-    for spec in specs:
-        router.add(spec)
-    donations.register(router)
+    if donations is not None:
+        specs += DonationCommands(donations).specs()
+    return tuple(specs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.announcements import OptionError
+from bot.announcements.targets import parse_options
 from bot.audit import actor_of
 from bot.chat import Button, Incoming, Post, bold, bullets, para
 from bot.context import Context, Reply
@@ -21,8 +22,10 @@ USAGE = (
 async def announce(incoming: Incoming, ctx: Context) -> Reply:
     if not ctx.arg_text:
         return Post.text(USAGE)
+    now = datetime.fromtimestamp(ctx.services.clock(), UTC)
     try:
-        draft = await ctx.services.announcements.draft(actor_of(incoming.sender), ctx.arg_text)
+        options = parse_options(ctx.arg_text, now)
+        draft = await ctx.services.announcements.draft(actor_of(incoming.sender), options)
     except OptionError as exc:
         return Post.text(f"{exc}.", USAGE)
     when = (

@@ -24,8 +24,8 @@ def _help_line(spec: CommandSpec) -> tuple[Span, ...]:
 
 async def help_(incoming: Incoming, ctx: Context) -> Reply:
     """Every public command; admin commands only to admins."""
-    public = [s for s in ctx.services.commands if not s.admin]
-    admin = [s for s in ctx.services.commands if s.admin]
+    public = [s for s in ctx.commands if not s.admin]
+    admin = [s for s in ctx.commands if s.admin]
     blocks: list[Block] = [para(bold("Commands")), bullets(*(_help_line(s) for s in public))]
     if ctx.is_admin and admin:
         blocks += [para(bold("Admin commands")), bullets(*(_help_line(s) for s in admin))]

@@ -1,5 +1,8 @@
 """/donate and /progress for everyone; /record and /unrecord for admins.
 
+Registered only when donations are configured (see `handlers.all_commands`), so no
+handler here has to ask whether they are.
+
 /donate never waits on the payment service until an amount is chosen: the
 campaign and amount menus are built from the config alone.
 """
@@ -20,12 +23,10 @@ from bot.donations.card import render_card
 from bot.donations.ledger import Unrecorded
 from bot.donations.money import AmountError, amount_argument, format_amount, parse_amount
 from bot.donations.render import progress_post
-from bot.router import CommandRouter
 from handlers.args import parse_id
 
 log = logging.getLogger(__name__)
 
-NOT_SET_UP = Post.text("Donations are not set up on this bot.")
 NO_CAMPAIGN = Post.text("No campaign is taking donations right now. Thank you for asking!")
 AMOUNTS_PER_ROW = 4
 
@@ -146,11 +147,8 @@ async def _payment_link(
     return link_post(campaign, amount, url, offer_notify=offer, note=note)
 
 
-async def donate(incoming: Incoming, ctx: Context) -> Reply:
+async def donate(incoming: Incoming, ctx: Context, d: Donations) -> Reply:
     """/donate [campaign] [amount|any]: menus first, the payment link once an amount is chosen."""
-    d = ctx.services.donations
-    if d is None:
-        return NOT_SET_UP
     active = d.active_campaigns()
     if not active:
         return NO_CAMPAIGN
@@ -172,11 +170,8 @@ async def donate(incoming: Incoming, ctx: Context) -> Reply:
     return await _payment_link(incoming, d, campaign, args)
 
 
-async def progress(incoming: Incoming, ctx: Context) -> Reply:
+async def progress(incoming: Incoming, ctx: Context, d: Donations) -> Reply:
     """/progress [campaign]: each campaign's total, bar and days left, with a card picture."""
-    d = ctx.services.donations
-    if d is None:
-        return NOT_SET_UP
     if ctx.args:
         wanted = ctx.args[0].lower()
         if wanted not in d.campaigns:
@@ -199,11 +194,8 @@ RECORD_USAGE = Post.text(
 )
 
 
-async def record(incoming: Incoming, ctx: Context) -> Reply:
+async def record(incoming: Incoming, ctx: Context, d: Donations) -> Reply:
     """/record CAMPAIGN AMOUNT CURRENCY [note]: an offline gift (admins)."""
-    d = ctx.services.donations
-    if d is None:
-        return NOT_SET_UP
     parts = ctx.arg_text.split(maxsplit=3)
     if len(parts) < 3:
         return RECORD_USAGE
@@ -232,11 +224,8 @@ async def record(incoming: Incoming, ctx: Context) -> Reply:
     )
 
 
-async def unrecord(incoming: Incoming, ctx: Context) -> Reply:
+async def unrecord(incoming: Incoming, ctx: Context, d: Donations) -> Reply:
     """/unrecord ID: cancel an offline gift (admins); the ledger keeps both entries."""
-    d = ctx.services.donations
-    if d is None:
-        return NOT_SET_UP
     entry_id = parse_id(ctx.args[0]) if len(ctx.args) == 1 else None
     if entry_id is None:
         return Post.text("Usage: /unrecord ID (the number /record answered with)")
@@ -256,17 +245,35 @@ async def unrecord(incoming: Incoming, ctx: Context) -> Reply:
     return Post.text(f"Removed gift #{entry_id}: {amount} to {entry.campaign}.")
 
 
-def register(router: CommandRouter) -> None:
-    """Add the donation commands to `router`."""
-    router.add(CommandSpec("donate", donate, "give to a campaign", "[campaign] [amount|any]"))
-    router.add(CommandSpec("progress", progress, "how the campaigns are doing", "[campaign]"))
-    router.add(
-        CommandSpec(
-            "record",
-            record,
-            "record an offline gift",
-            "CAMPAIGN AMOUNT CURRENCY [note]",
-            admin=True,
-        )
-    )
-    router.add(CommandSpec("unrecord", unrecord, "undo a recorded gift", "ID", admin=True))
+class DonationCommands:
+    """The donation commands, bound to the configured donations service."""
+
+    def __init__(self, donations: Donations) -> None:
+        self.donations = donations
+
+    async def donate(self, incoming: Incoming, ctx: Context) -> Reply:
+        return await donate(incoming, ctx, self.donations)
+
+    async def progress(self, incoming: Incoming, ctx: Context) -> Reply:
+        return await progress(incoming, ctx, self.donations)
+
+    async def record(self, incoming: Incoming, ctx: Context) -> Reply:
+        return await record(incoming, ctx, self.donations)
+
+    async def unrecord(self, incoming: Incoming, ctx: Context) -> Reply:
+        return await unrecord(incoming, ctx, self.donations)
+
+    def specs(self) -> list[CommandSpec]:
+        """/donate and /progress for everyone; /record and /unrecord for admins."""
+        return [
+            CommandSpec("donate", self.donate, "give to a campaign", "[campaign] [amount|any]"),
+            CommandSpec("progress", self.progress, "how the campaigns are doing", "[campaign]"),
+            CommandSpec(
+                "record",
+                self.record,
+                "record an offline gift",
+                "CAMPAIGN AMOUNT CURRENCY [note]",
+                admin=True,
+            ),
+            CommandSpec("unrecord", self.unrecord, "undo a recorded gift", "ID", admin=True),
+        ]

@@ -10,17 +10,15 @@ import pytest
 
 from bot.announcements.markup import parse_markup
 from bot.announcements.targets import OptionError, parse_options
-from bot.app import build_services
+from bot.app import build_app
 from bot.chat import BulletList, ChatKind, ChatRef, Incoming, Paragraph, Sender, Span
 from bot.chat.plain import render_plain
 from bot.context import Reply, Services
-from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
-from bot.outbox.pacing import Pacer
+from bot.outbox.delivery import DeliveryWorker
 from bot.router import CommandRouter
 from bot.storage import Database
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
-from handlers import register_all
 from tests.fakes.recording import RecordingAdapter
 from tests.helpers import FakeClock, make_config
 
@@ -102,16 +100,9 @@ def make_bot(tmp_path: Path, db: Database, clock: FakeClock | None = None) -> Bo
         feeds=[{"name": "org", "url": "https://e.org/f", "topics": {"Russia": "russia"}}],
     )
     clock = clock or FakeClock(NOW.timestamp())
-    services = build_services(config, db, clock=clock)
     adapter = RecordingAdapter()
-    services.messenger.adapters = {"console": adapter}
-    worker = DeliveryWorker(
-        db, adapter, Pacer(rate=None), DeliveryPolicy(resend_uncertain=True), clock=clock
-    )
-    services.audience.wake = lambda platform: worker.wake()
-    router = CommandRouter(services, clock=clock)
-    register_all(router)
-    return Bot(services, router, adapter, worker, clock)
+    app = build_app(config, db, adapters={"console": adapter}, clock=clock)
+    return Bot(app.services, app.router, adapter, app.workers["console"], clock)
 
 
 async def subscribe(db: Database, *users: tuple[str, list[str]]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import ConsoleIO, build_app, build_services
+from bot.app import ConsoleIO, build_app
 from bot.archive import Archive
 from bot.storage import Database
 from bot.storage import feeds as fq
@@ -163,14 +163,13 @@ async def test_commands_through_the_console(tmp_path: Path, db: Database) -> Non
 
 @pytest.mark.parametrize("command", ["/related", "/related x", "/search"])
 async def test_usage_messages(tmp_path: Path, db: Database, command: str) -> None:
-    services = build_services(make_config(tmp_path), db)
     from bot.chat import ChatRef, Incoming, Sender
     from bot.chat.plain import render_plain
-    from bot.router import CommandRouter
-    from handlers import register_all
+    from tests.fakes.recording import RecordingAdapter
 
-    router = CommandRouter(services)
-    register_all(router)
-    reply = await router.handle(Incoming(ChatRef("console", "a"), Sender("console", "a"), command))
+    app = build_app(make_config(tmp_path), db, adapters={"console": RecordingAdapter()})
+    reply = await app.router.handle(
+        Incoming(ChatRef("console", "a"), Sender("console", "a"), command)
+    )
     assert reply is not None
     assert render_plain(reply).startswith("Usage:")

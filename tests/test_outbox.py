@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_services
+from bot.app import build_app
 from bot.chat import ChatGone, MaybeDelivered, Post, RateLimited, Rejected, Transient
 from bot.context import Services
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
@@ -22,7 +22,7 @@ def services_for(tmp_path: Path, db: Database) -> Services:
     config = make_config(
         tmp_path, channels=[{"name": "news", "platform": "console", "chat": "news"}]
     )
-    return build_services(config, db)
+    return build_app(config, db, adapters={"console": RecordingAdapter()}).services
 
 
 def worker_for(

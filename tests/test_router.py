@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_services
+from bot.app import build_app
 from bot.chat import ChatKind, ChatRef, Incoming, Post, Sender
 from bot.chat.plain import render_plain
 from bot.context import CommandSpec, Context, Reply
 from bot.router import CommandRouter, parse_command
 from bot.storage import Database
-from handlers import register_all
+from tests.fakes.recording import RecordingAdapter
 from tests.helpers import make_config
 
 
@@ -33,15 +33,18 @@ class FakeClock:
         return self.now
 
 
-def make_router(tmp_path: Path, db: Database, clock: FakeClock | None = None) -> CommandRouter:
+def make_router(
+    tmp_path: Path, db: Database, clock: FakeClock | None = None, *extra: CommandSpec
+) -> CommandRouter:
+    """The app's router and commands (plus `extra`), named OutreachBot, on a clock we move."""
     config = make_config(tmp_path, bot={"commands_per_minute": 3})
-    router = CommandRouter(
-        build_services(config, db),
-        bot_usernames={"console": "OutreachBot"},
+    app = build_app(config, db, adapters={"console": RecordingAdapter()})
+    return CommandRouter(
+        app.services,
+        [*app.router.commands(), *extra],
+        bot_names={"console": "OutreachBot"}.get,
         clock=clock or FakeClock(),
     )
-    register_all(router)
-    return router
 
 
 @pytest.mark.parametrize(
@@ -66,12 +69,12 @@ def test_non_commands(text: str) -> None:
 
 
 async def test_help_hides_admin_commands_from_non_admins(tmp_path: Path, db: Database) -> None:
-    router = make_router(tmp_path, db)
-
     async def secret(incoming: Incoming, ctx: Context) -> Reply:
         return Post.text("secret done")
 
-    router.add(CommandSpec("secret", secret, "an admin thing", admin=True))
+    router = make_router(
+        tmp_path, db, None, CommandSpec("secret", secret, "an admin thing", admin=True)
+    )
     public_help = said(await router.handle(msg("/help")))
     assert "/start" in public_help
     assert "/secret" not in public_help
@@ -83,14 +86,15 @@ async def test_help_hides_admin_commands_from_non_admins(tmp_path: Path, db: Dat
 async def test_admin_gate_refuses_non_admins(
     tmp_path: Path, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    router = make_router(tmp_path, db)
     calls: list[str] = []
 
     async def secret(incoming: Incoming, ctx: Context) -> Reply:
         calls.append(incoming.sender.id)
         return Post.text("secret done")
 
-    router.add(CommandSpec("secret", secret, "an admin thing", admin=True))
+    router = make_router(
+        tmp_path, db, None, CommandSpec("secret", secret, "an admin thing", admin=True)
+    )
     with caplog.at_level(logging.INFO):
         refused = said(await router.handle(msg("/secret")))
     assert refused == "Sorry, that command is not available to you."
@@ -119,12 +123,10 @@ async def test_commands_for_another_bot_are_ignored(tmp_path: Path, db: Database
 async def test_a_raising_handler_gets_an_apology_and_a_logged_reference(
     tmp_path: Path, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    router = make_router(tmp_path, db)
-
     async def broken(incoming: Incoming, ctx: Context) -> Reply:
         raise ZeroDivisionError("oops")
 
-    router.add(CommandSpec("broken", broken, "fails"))
+    router = make_router(tmp_path, db, None, CommandSpec("broken", broken, "fails"))
     with caplog.at_level(logging.ERROR):
         reply = said(await router.handle(msg("/broken")))
     assert reply.startswith("Sorry, something went wrong on my side (ref ")
@@ -153,3 +155,45 @@ async def test_plain_text_in_private_gets_a_hint_and_in_groups_nothing(
     router = make_router(tmp_path, db)
     assert "/help" in said(await router.handle(msg("hello")))
     assert await router.handle(msg("hello", kind=ChatKind.GROUP)) is None
+
+
+async def test_a_command_registered_twice_is_refused(tmp_path: Path, db: Database) -> None:
+    async def again(incoming: Incoming, ctx: Context) -> Reply:
+        return None
+
+    with pytest.raises(ValueError, match="/help is registered twice"):
+        make_router(tmp_path, db, None, CommandSpec("help", again, "twice"))
+
+
+async def test_without_campaigns_there_are_no_donation_commands(
+    tmp_path: Path, db: Database
+) -> None:
+    router = make_router(tmp_path, db)
+    names = {spec.name for spec in router.commands()}
+    assert not names & {"donate", "progress", "record", "unrecord"}
+    assert "/donate" not in said(await router.handle(msg("/help", user="admin")))
+    assert said(await router.handle(msg("/donate"))) == (
+        "I don't know /donate. Send /help to see what I can do."
+    )
+
+
+async def test_with_a_campaign_help_lists_the_donation_commands(
+    tmp_path: Path, db: Database
+) -> None:
+    campaign = {
+        "id": "russia", "title": "Russian protesters", "earmark": "for legal aid",
+        "goal": 1000, "currency": "EUR", "provider": "static",
+    }  # fmt: skip
+    config = make_config(
+        tmp_path,
+        campaigns=[campaign],
+        donations={"static_url": "https://donate.example.org/?c={campaign}&a={amount}"},
+    )
+    app = build_app(config, db, adapters={"console": RecordingAdapter()})
+    public_help = said(await app.router.handle(msg("/help")))
+    assert "/donate [campaign] [amount|any] — give to a campaign" in public_help
+    assert "/progress" in public_help
+    assert "/record" not in public_help
+    assert "/record CAMPAIGN AMOUNT CURRENCY [note]" in said(
+        await app.router.handle(msg("/help", user="admin"))
+    )

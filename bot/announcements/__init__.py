@@ -17,19 +17,18 @@ from bot.announcements.targets import (
     OptionError,
     check_selectors,
     describe,
-    parse_options,
     resolve,
 )
 from bot.audit import AuditLog
 from bot.chat import ChatError, ChatKind, ChatRef, Post, SentRef
-from bot.chat.codec import post_from_json, post_to_json
+from bot.chat.codec import post_to_json
 from bot.chat.messenger import Messenger
 from bot.outbox.audience import Audience
 from bot.storage import Database
 from bot.storage import announcements as aq
 from bot.storage import outbox as q
 
-__all__ = ["Announcements", "Draft", "OptionError"]
+__all__ = ["AnnounceOptions", "Announcements", "Draft", "OptionError"]
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +55,13 @@ class Announcements:
     clock: Callable[[], float] = field(default=time.time)
     report_interval: float = 3.0
 
-    async def draft(self, author: str, arg_text: str) -> Draft:
-        """Parse, resolve the targets now (for the preview) and store a draft."""
-        options = parse_options(arg_text, datetime.fromtimestamp(self.clock(), UTC))
+    async def draft(self, author: str, options: AnnounceOptions) -> Draft:
+        """Check the targets, resolve them now (for the preview) and store a draft."""
         check_selectors(options.selectors, self.channel_names, self.topics)
         post = self.post_of(options)
         targets = await resolve(self.audience, options.selectors)
         draft_id = await aq.create(
-            self.db, author=author, source=arg_text, post_json=post_to_json(post),
+            self.db, author=author, source=options.text, post_json=post_to_json(post),
             selectors=list(options.selectors),
             send_at=options.send_at.timestamp() if options.send_at else None, now=self.clock(),
         )  # fmt: skip
@@ -190,7 +188,3 @@ class Announcements:
                 )  # fmt: skip
         except ChatError as exc:
             log.warning("could not update announcement #%d's report: %s", row.id, exc)
-
-    async def preview_of(self, announcement_id: int) -> Post | None:
-        row = await aq.get(self.db, announcement_id)
-        return None if row is None else post_from_json(row.post_json)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,10 +20,32 @@ class OptionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AnnounceOptions:
+    """What an admin asked for, checked: whom (selectors), when (None: on confirmation),
+    pinned or not, and the text (light markup). `/announce` and `outreach-bot announce`
+    both make theirs with `AnnounceOptions.of`."""
+
     selectors: tuple[str, ...]
     send_at: datetime | None
     pin: bool
     text: str
+
+    @classmethod
+    def of(
+        cls,
+        text: str,
+        *,
+        to: Iterable[str] = (),
+        at: str | None = None,
+        pin: bool = False,
+        now: datetime,
+    ) -> AnnounceOptions:
+        """Options from their values as typed: each `to` may list several targets with
+        commas; `at` is an ISO time after `now` (UTC unless it says otherwise)."""
+        selectors = tuple(s for value in to for s in value.split(",") if s)
+        send_at = parse_when(at, now) if at else None
+        if not text.strip():
+            raise OptionError("the announcement text is missing")
+        return cls(selectors, send_at, pin, text.strip())
 
 
 def parse_when(value: str, now: datetime) -> datetime:
@@ -37,10 +60,10 @@ def parse_when(value: str, now: datetime) -> datetime:
 
 
 def parse_options(arg_text: str, now: datetime) -> AnnounceOptions:
-    """Leading `--to X`, `--at TIME` and `--pin` options, then the announcement text."""
+    """The chat form: leading `--to X`, `--at TIME` and `--pin` options, then the text."""
     rest = arg_text.strip()
-    selectors: list[str] = []
-    send_at = None
+    to: list[str] = []
+    at = None
     pin = False
     while rest.startswith("--"):
         option, _, rest = rest.partition(" ")
@@ -55,12 +78,10 @@ def parse_options(arg_text: str, now: datetime) -> AnnounceOptions:
         if not value:
             raise OptionError(f"{option} needs a value")
         if option == "--to":
-            selectors += [v for v in value.split(",") if v]
+            to.append(value)
         else:
-            send_at = parse_when(value, now)
-    if not rest:
-        raise OptionError("the announcement text is missing")
-    return AnnounceOptions(tuple(selectors), send_at, pin, rest)
+            at = value
+    return AnnounceOptions.of(rest, to=to, at=at, pin=pin, now=now)
 
 
 def check_selectors(selectors: tuple[str, ...], channels: list[str], topics: list[str]) -> None:

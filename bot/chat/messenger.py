@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bot.chat.adapter import ChatAdapter
 from bot.chat.errors import Rejected
 from bot.chat.model import ChatRef, Post, SentRef
@@ -14,11 +16,11 @@ class Messenger:
     message); anything for many chats goes through the outbox.
     """
 
-    def __init__(self) -> None:
-        self.adapters: dict[str, ChatAdapter] = {}
+    def __init__(self, adapters: Mapping[str, ChatAdapter]) -> None:
+        self._adapters = adapters
 
     def _adapter(self, platform: str) -> ChatAdapter:
-        adapter = self.adapters.get(platform)
+        adapter = self._adapters.get(platform)
         if adapter is None:
             raise Rejected(f"no {platform} adapter is running")
         return adapter

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Protocol
 
 from bot.chat import Post
 from bot.chat.codec import post_to_json
@@ -35,6 +36,12 @@ def topics_match(subscribed: Iterable[str], article_topics: Iterable[str]) -> bo
     return not wanted or bool(wanted & set(article_topics))
 
 
+class Wake(Protocol):
+    """Tells a platform's delivery worker that rows were enqueued for it (after commit)."""
+
+    def __call__(self, platform: str) -> None: ...
+
+
 @dataclass
 class Audience:
     """Resolves names and topics into delivery targets and writes outbox items."""
@@ -43,7 +50,7 @@ class Audience:
     channels: dict[str, ChannelSpec]
     platforms: list[str]
     admins: list[q.Target]
-    wake: Callable[[str], None] = field(default=lambda platform: None)
+    wake: Wake
     clock: Callable[[], float] = time.time
 
     async def channel_targets(self, names: Iterable[str]) -> list[q.Target]:

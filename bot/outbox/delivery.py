@@ -54,7 +54,9 @@ class DeliveryWorker:
     """Delivers one platform's pending rows until told to stop.
 
     `on_gone` is called when a chat no longer takes our messages, `on_failed`
-    when a row is given up. Both receive the row and a short reason.
+    when a row is given up. Both receive the row and a short reason. `wake` is
+    the event enqueuers set for this platform (made before the worker, so the
+    services that enqueue need not know the workers); the worker's own if not given.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class DeliveryWorker:
         *,
         on_gone: RowCallback = _ignore,
         on_failed: RowCallback = _ignore,
+        wake: asyncio.Event | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
@@ -76,7 +79,7 @@ class DeliveryWorker:
         self.on_gone = on_gone
         self.on_failed = on_failed
         self.clock = clock
-        self._wake = asyncio.Event()
+        self._wake = wake if wake is not None else asyncio.Event()
         self._in_flight: set[str] = set()
         self._slots = asyncio.Semaphore(policy.concurrency)
         # Due rows read ahead: between two paced sends there is no new query, only when

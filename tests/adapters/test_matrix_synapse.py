@@ -12,16 +12,14 @@ from typing import Any
 import pytest
 
 from bot.adapters.matrix import MatrixAdapter
-from bot.app import App, build_services
+from bot.app import App, build_app
 from bot.chat import ChatKind, ChatRef, Incoming, IncomingKind, Post, Rejected, SentRef
 from bot.config import Config, parse_config
 from bot.feeds.article import Article
 from bot.feeds.render import render_article
-from bot.router import CommandRouter
 from bot.storage import Database, open_database
 from bot.storage import outbox as q
 from bot.storage.state import DatabaseStateStore
-from handlers import register_all
 from tests.synapse import Human, MatrixUser, Synapse
 
 HTML = "org.matrix.custom.html"
@@ -66,12 +64,7 @@ def make_adapter(config: Config, db: Database, bot: MatrixUser, **options: Any) 
 @asynccontextmanager
 async def running_bot(config: Config, db: Database, adapter: MatrixAdapter) -> AsyncIterator[App]:
     """The whole bot, wired as `build_app` does, with the Matrix adapter; stopped on exit."""
-    services = build_services(config, db)
-    router = CommandRouter(services)
-    register_all(router)
-    app = App(config=config, services=services, router=router)
-    app.adapters = {"matrix": adapter}
-    app.wire_workers()
+    app = build_app(config, db, adapters={"matrix": adapter})
     task = asyncio.create_task(app.run())
     try:
         async with asyncio.timeout(15):

@@ -21,7 +21,7 @@ import pytest
 
 from bot.adapters.telegram import EXPIRED_BUTTON, TELEGRAM_LIMITS, TelegramAdapter
 from bot.adapters.telegram_render import callback_data_for, utf16_len
-from bot.app import App, build_services
+from bot.app import App, build_app
 from bot.chat import (
     Button,
     ChatGone,
@@ -40,11 +40,9 @@ from bot.chat import (
     para,
 )
 from bot.config import parse_config
-from bot.router import CommandRouter
 from bot.storage import Database, open_database
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
-from handlers import register_all
 from tests.fakes.telegram_api import TelegramApi, parse_html, telegram_api
 
 USER, ADMIN, OTHER = 1001, 2002, 3003
@@ -112,13 +110,8 @@ async def running_bot(
     }
     config = parse_config(data, base_dir=tmp_path, environ={"TELEGRAM_BOT_TOKEN": api.token})
     async with open_database(config.database_path()) as db:
-        services = build_services(config, db)
-        router = CommandRouter(services)
-        register_all(router)
-        app = App(config=config, services=services, router=router)
         adapter = adapter_for(api, limits=limits)
-        app.adapters = {"telegram": adapter}
-        app.wire_workers()
+        app = build_app(config, db, adapters={"telegram": adapter})
         seen: list[Incoming] = []
         dispatch = app.dispatch
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_services
+from bot.app import build_app
 from bot.config import Config, parse_config
 from bot.context import Services
 from bot.donations import Donations
-from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
-from bot.outbox.pacing import Pacer
+from bot.outbox.delivery import DeliveryWorker
+from bot.router import CommandRouter
 from bot.storage import Database
 from tests.fakes.recording import RecordingAdapter
 from tests.fakes.stripe_api import FakeStripe, stripe_api
@@ -87,6 +87,7 @@ class Harness:
 
     config: Config
     services: Services
+    router: CommandRouter
     donations: Donations
     adapter: RecordingAdapter
     worker: DeliveryWorker
@@ -116,13 +117,12 @@ class Harness:
 def make_harness(config: Config, db: Database, *, environ: dict[str, str] | None = None) -> Harness:
     clock = FakeClock(1_767_225_600.0)  # 2026-01-01 00:00 UTC
     env = {"STRIPE_SECRET_KEY": SECRET_KEY} if environ is None else environ
-    services = build_services(config, db, clock=clock, environ=env)
-    donations = services.donations
-    assert donations is not None
     adapter = RecordingAdapter()
-    worker = DeliveryWorker(db, adapter, Pacer(rate=None), DeliveryPolicy(resend_uncertain=True))
-    services.audience.wake = lambda platform: worker.wake()
-    return Harness(config, services, donations, adapter, worker, clock)
+    app = build_app(config, db, environ=env, adapters={"console": adapter}, clock=clock)
+    donations = app.services.donations
+    assert donations is not None
+    worker = app.workers["console"]
+    return Harness(config, app.services, app.router, donations, adapter, worker, clock)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_services
+from bot.app import offline_audience
 from bot.cli import main
 from bot.config import load_config
 from bot.donations import build_donations
@@ -89,8 +89,7 @@ EVENTS = [
 async def populate(config_path: Path) -> None:
     config = load_config(config_path, environ={})
     async with open_database(config.database_path()) as db:
-        audience = build_services(config, db).audience
-        ledger = build_donations(config, db, audience, environ={}).ledger
+        ledger = build_donations(config, db, offline_audience(config, db), environ={}).ledger
         for event in [*EVENTS, EVENTS[2], EVENTS[0]]:
             await ledger.apply_event(event)
         await ledger.record_gift("russia", 10000, "USD", "cash at the stall")

@@ -10,22 +10,18 @@ from typing import Any
 import pytest
 from PIL import Image
 
-import handlers
+from bot.app import build_app
 from bot.chat import ChatKind, ChatRef, Incoming, Post, Sender
 from bot.chat.plain import render_plain
 from bot.router import CommandRouter
 from bot.storage import Database
-from handlers import donations as donation_handlers
 from tests.donations.conftest import BELARUS, RUSSIA, TOKYO, Harness, donation_config, make_harness
+from tests.fakes.recording import RecordingAdapter
 from tests.fakes.stripe_api import FakeStripe, checkout_completed
 
 
 def make_router(h: Harness) -> CommandRouter:
-    router = CommandRouter(h.services)
-    handlers.register_all(router)
-    if "donate" not in {spec.name for spec in router.commands()}:
-        donation_handlers.register(router)
-    return router
+    return h.router
 
 
 class Chat:
@@ -225,11 +221,19 @@ async def test_static_links_do_not_offer_notify(one: Harness) -> None:
     assert commands(reply) == []
 
 
-async def test_without_campaigns_or_without_donations(tmp_path: Path, db: Database) -> None:
-    h = make_harness(donation_config(tmp_path, []), db)
+async def test_without_campaigns_the_donation_commands_are_not_offered(
+    tmp_path: Path, db: Database
+) -> None:
+    app = build_app(donation_config(tmp_path, []), db, adapters={"console": RecordingAdapter()})
+    assert app.services.donations is None
+    chat = Chat(app.router)
+    assert "I don't know /donate" in render_plain(await chat.send("/donate"))
+    assert "I don't know /progress" in render_plain(await chat.send("/progress"))
+    assert "/donate" not in render_plain(await chat.send("/help"))
+
+
+async def test_when_no_campaign_is_active(tmp_path: Path, db: Database) -> None:
+    h = make_harness(donation_config(tmp_path, [{**RUSSIA, "active": False}]), db)
     chat = Chat(make_router(h))
     assert "No campaign is taking donations" in render_plain(await chat.send("/donate"))
     assert "No campaign is running" in render_plain(await chat.send("/progress"))
-    h.services.donations = None
-    assert "not set up" in render_plain(await chat.send("/donate"))
-    assert "not set up" in render_plain(await chat.send("/progress"))

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.app import build_services
+from bot.app import offline_audience
 from bot.donations import build_donations
 from bot.donations.campaigns import Totals
 from bot.storage import open_database
@@ -72,8 +72,7 @@ def event_streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str,
 async def _totals(folder: Path, events: list[dict[str, Any]]) -> dict[str, dict[str, Totals]]:
     config = donation_config(folder, [RUSSIA, BELARUS, TOKYO])
     async with open_database(folder / "ledger.sqlite3") as db:
-        services = build_services(config, db)
-        donations = build_donations(config, db, services.audience, environ={})
+        donations = build_donations(config, db, offline_audience(config, db), environ={})
         for event in events:
             await donations.ledger.apply_event(event)
         return await donations.ledger.totals()

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_services
+from bot.app import build_app
 from bot.context import Services
 from bot.feeds.parse import parse_feed
-from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
-from bot.outbox.pacing import Pacer
+from bot.outbox.delivery import DeliveryWorker
 from bot.storage import Database, open_database
 from bot.storage import feeds as fq
 from tests.fakes.feed_server import FeedServer, feed_server
@@ -64,19 +63,10 @@ async def make_pipeline(tmp_path: Path, db: Database, server: FeedServer, **feed
         feeds=[feed_cfg],
     )
     clock = FakeClock()
-    services = build_services(config, db, clock=clock)
     adapter = RecordingAdapter()
-    worker = DeliveryWorker(
-        db,
-        adapter,
-        Pacer(rate=None),
-        DeliveryPolicy(resend_uncertain=True),
-        on_gone=services.audience.on_gone,
-        on_failed=services.audience.on_failed,
-    )
-    services.audience.wake = lambda platform: worker.wake()
-    await services.poller.__aenter__()
-    return Pipeline(services, adapter, worker, server, clock)
+    app = build_app(config, db, adapters={"console": adapter}, clock=clock)
+    await app.services.poller.__aenter__()
+    return Pipeline(app.services, adapter, app.workers["console"], server, clock)
 
 
 @pytest.fixture
@@ -152,9 +142,9 @@ async def test_a_feed_that_becomes_html_fails_alone_and_admins_hear_once(
             },
         ],
     )
-    services = build_services(config_admin, db)
     adapter = RecordingAdapter()
-    worker = DeliveryWorker(db, adapter, Pacer(rate=None), DeliveryPolicy(resend_uncertain=True))
+    app = build_app(config_admin, db, adapters={"console": adapter})
+    services, worker = app.services, app.workers["console"]
     server.bodies["/bad.xml"] = b"<!doctype html><html><body><h1>Moved</h1></body></html>"
     server.bodies["/good.xml"] = rss(A)
     async with services.poller:

@@ -1,0 +1,179 @@
+"""A built bot's lifetime: start the adapters, run the background jobs, stop in time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.adapters.telegram import TelegramAdapter
+from bot.chat import ChatAdapter, ChatError, Incoming, IncomingKind, OnIncoming
+from bot.config import Config
+from bot.context import Services
+from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
+from bot.router import CommandRouter
+from bot.storage import Database
+from bot.storage import feeds as fq
+from bot.storage import outbox as q
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 10.0
+
+BackgroundJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+class StartupError(Exception):
+    """The bot cannot start with this configuration; the message says why."""
+
+
+def delivery_policy(platform: str, config: Config) -> DeliveryPolicy:
+    """Matrix sends are idempotent (transaction ids); Telegram's only if the operator accepts
+    a rare duplicate; the console's trivially."""
+    if platform == "telegram":
+        return DeliveryPolicy(resend_uncertain=config.telegram.delivery == "at_least_once")
+    return DeliveryPolicy(resend_uncertain=True)
+
+
+async def start_adapter(adapter: ChatAdapter, on_incoming: OnIncoming | None) -> None:
+    """Start one adapter; a failure (bad token, unreachable server) is a clear startup error."""
+    try:
+        await adapter.start(on_incoming)
+    except Exception as exc:
+        log.debug("starting %s failed", adapter.platform, exc_info=True)
+        raise StartupError(f"{adapter.platform}: could not start: {exc}") from exc
+
+
+@dataclass
+class App:
+    """A built bot: adapters, router, delivery workers and services around one database.
+
+    `stop` is the event the console adapter (on end of input) and signal handlers set;
+    `bot.app.build_app` makes one, whole.
+    """
+
+    config: Config
+    services: Services
+    router: CommandRouter
+    adapters: Mapping[str, ChatAdapter]
+    workers: Mapping[str, DeliveryWorker]
+    stop: asyncio.Event
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    def request_stop(self) -> None:
+        self.stop.set()
+
+    async def dispatch(self, incoming: Incoming) -> None:
+        """Handle one incoming update and send the reply straight back to its chat."""
+        if incoming.kind in (IncomingKind.BOT_REMOVED, IncomingKind.CHAT_MIGRATED):
+            await self.on_chat_change(incoming)
+            return
+        reply = await self.router.handle(incoming)
+        if reply is None:
+            return
+        adapter = self.adapters[incoming.platform]
+        key = f"reply:{incoming.platform}:{incoming.chat.id}:{incoming.message_id}"
+        posts = reply if isinstance(reply, tuple) else (reply,)
+        try:
+            for n, post in enumerate(posts):
+                await adapter.send(
+                    incoming.chat, post, key=f"{key}:{n}", reply_to=incoming.message_id
+                )
+        except ChatError as exc:
+            log.warning("could not send a reply on %s: %s", incoming.platform, type(exc).__name__)
+
+    async def on_chat_change(self, incoming: Incoming) -> None:
+        """The platform says a chat is gone or has a new id: stored state follows."""
+        chat = incoming.chat
+        if incoming.kind is IncomingKind.BOT_REMOVED:
+            log.info("removed from a %s chat on %s", chat.kind, chat.platform)
+            await fq.deactivate_subscriber(self.db, chat.platform, chat.id)
+            await q.end_chat(self.db, chat.platform, chat.id, time.time())
+        elif incoming.new_chat_id:
+            log.info("a %s chat on %s has a new id", chat.kind, chat.platform)
+            await q.move_chat(self.db, chat.platform, chat.id, incoming.new_chat_id)
+            await fq.move_subscriber(self.db, chat.platform, chat.id, incoming.new_chat_id)
+            await fq.move_channel(self.db, chat.platform, chat.id, incoming.new_chat_id)
+
+    async def publish_menus(self, adapter: TelegramAdapter) -> None:
+        """Publish the command menus (public, and the admins' own)."""
+        commands = self.router.commands()
+        public = [(c.name, c.summary) for c in commands if not c.admin]
+        admin = [(c.name, c.summary) for c in commands if c.admin]
+        try:
+            await adapter.publish_commands(public, admin, list(self.config.admins.telegram))
+        except ChatError as exc:
+            log.warning("could not publish the Telegram command menu: %s", exc)
+
+    async def close(self) -> None:
+        """Release what the services hold open (the payment provider's HTTP session)."""
+        if self.services.donations is not None:
+            await self.services.donations.aclose()
+
+    async def recover(self) -> None:
+        """Resolve deliveries a crash left in `sending`, by each platform's rule."""
+        resend = [p for p in self.adapters if delivery_policy(p, self.config).resend_uncertain]
+        counts = await q.recover_sending(self.db, resend, time.time())
+        if counts["resend"] or counts["unknown"]:
+            log.warning(
+                "after a crash: %d interrupted deliveries will be re-sent, %d marked unknown",
+                counts["resend"],
+                counts["unknown"],
+            )
+
+    def jobs(self) -> list[BackgroundJob]:
+        """What runs beside the adapters: delivery, feeds, announcements, donations."""
+        jobs: list[BackgroundJob] = [w.run for w in self.workers.values()]
+        jobs += [self.services.poller.run, self.services.announcements.run]
+        if self.services.donations is not None:
+            jobs += self.services.donations.jobs()
+        return jobs
+
+    async def run(self) -> None:
+        """Run until a stop is requested; then shut down within the grace period."""
+        await self.recover()
+        started: list[ChatAdapter] = []
+        tasks: list[asyncio.Task[None]] = []
+        async with self.services.poller, asyncio.TaskGroup() as tg:
+            try:
+                for adapter in self.adapters.values():
+                    await start_adapter(adapter, self.dispatch)
+                    started.append(adapter)
+                    if isinstance(adapter, TelegramAdapter):
+                        await self.publish_menus(adapter)
+                tasks = [tg.create_task(job(self.stop)) for job in self.jobs()]
+                log.info("running with %s", ", ".join(self.adapters))
+                await self.stop.wait()
+            finally:
+                self.stop.set()
+                log.info("shutting down")
+                for adapter in reversed(started):
+                    await adapter.stop()
+            # Sends in flight finish; anything else left is resumable from the outbox.
+            _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE) if tasks else ((), ())
+            for task in pending:
+                log.warning("a background job did not stop in time; cancelling it")
+                task.cancel()
+
+    async def run_once(self) -> None:
+        """Poll every feed once, deliver everything due, and return (for cron)."""
+        await self.recover()
+        started: list[ChatAdapter] = []
+        try:
+            for adapter in self.adapters.values():
+                await start_adapter(adapter, None)
+                started.append(adapter)
+            async with self.services.poller:
+                await self.services.poller.poll_all()
+            async with asyncio.TaskGroup() as tg:
+                for worker in self.workers.values():
+                    tg.create_task(worker.drain())
+        finally:
+            for adapter in reversed(started):
+                await adapter.stop()
