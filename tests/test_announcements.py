@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.admin_cli import announce_options
 from bot.announcements.markup import parse_markup
-from bot.announcements.targets import OptionError, parse_options
+from bot.announcements.targets import AnnounceOptions, OptionError, parse_options
 from bot.app import build_app
 from bot.chat import BulletList, ChatKind, ChatRef, Incoming, Paragraph, Sender, Span
 from bot.chat.plain import render_plain
+from bot.cli import build_parser
 from bot.context import Reply, Services
 from bot.outbox.delivery import DeliveryWorker
 from bot.router import CommandRouter
@@ -56,6 +58,35 @@ def test_options() -> None:
     assert options.send_at == datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
     assert options.pin
     assert options.text == "Hi"
+
+
+def test_the_command_line_and_the_chat_make_the_same_options() -> None:
+    argv = ["announce", "-c", "bot.toml", "--to", "news", "--to", "topic:russia,telegram"]
+    argv += ["--at", "2026-12-01T18:00", "--pin", "--text", "  Hi  "]
+    from_cli = announce_options(build_parser().parse_args(argv), NOW)
+    from_chat = parse_options(
+        "--to news --to topic:russia,telegram --at 2026-12-01T18:00 --pin Hi", NOW
+    )
+    assert (
+        from_cli
+        == from_chat
+        == AnnounceOptions(
+            ("news", "topic:russia", "telegram"),
+            datetime(2026, 12, 1, 18, 0, tzinfo=UTC),
+            True,
+            "Hi",
+        )
+    )
+
+
+def test_the_command_line_checks_its_options_as_the_chat_does() -> None:
+    args = build_parser().parse_args(
+        ["announce", "-c", "b.toml", "--at", "2020-01-01", "--text", "x"]
+    )
+    with pytest.raises(OptionError, match="that time has passed"):
+        announce_options(args, NOW)
+    with pytest.raises(OptionError, match="the announcement text is missing"):
+        AnnounceOptions.of("  ", to=["news"], now=NOW)
 
 
 @pytest.mark.parametrize(
