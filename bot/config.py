@@ -116,6 +116,10 @@ class ConsoleSection(Section):
     user: str = "you"
 
 
+# Telegram's alphabet for a webhook's secret token (setWebhook refuses any other).
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
 class TelegramSection(Section):
     enabled: bool = False
     token_env: str = "TELEGRAM_BOT_TOKEN"
@@ -125,7 +129,25 @@ class TelegramSection(Section):
     webhook_listen: str = "127.0.0.1:8443"
     webhook_secret_env: str | None = None
 
-    _check_token = field_validator("token_env", "webhook_secret_env")(_require_env_if_enabled)
+    _check_token = field_validator("token_env")(_require_env_if_enabled)
+
+    @field_validator("webhook_secret_env")
+    @classmethod
+    def _webhook_secret(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A webhook needs a secret (else anyone can post updates), in Telegram's alphabet."""
+        if info.data.get("webhook_url") and not value:
+            raise ValueError(
+                "required when webhook_url is set: without a secret token anyone who finds "
+                "the URL can post forged updates (name the environment variable holding it)"
+            )
+        value = _require_env_if_enabled(value, info)
+        secret = _environ(info).get(value) if value and info.data.get("enabled") else None
+        if secret and not WEBHOOK_SECRET.fullmatch(secret):
+            raise ValueError(
+                f"environment variable {value} must hold 1-256 characters of "
+                "A-Z a-z 0-9 _ - (Telegram refuses any other secret token)"
+            )
+        return value
 
 
 class MatrixSection(Section):
