@@ -369,6 +369,11 @@ async def test_photos_edits_and_a_refused_image(api: TelegramApi) -> None:
     ]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 14: a photo post with long text is two API calls but takes one pacing token; "
+    "the bot never relies on 429s, so the text must wait its turn instead of getting one",
+)
 async def test_a_long_post_with_an_image_arrives_as_photo_then_text(api: TelegramApi) -> None:
     api.strict(overall_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
     adapter = adapter_for(api)
@@ -389,7 +394,7 @@ async def test_a_long_post_with_an_image_arrives_as_photo_then_text(api: Telegra
     assert text.text.startswith("word word")
     assert text.keyboard == [[{"text": "Help", "callback_data": "/help"}]]
     assert sent.message_id == str(text.message_id)
-    assert api.stats.rejected_429 == 1  # the text waited out the per-chat limit once
+    assert api.stats.rejected_429 == 0  # the text waited its turn: no 429
 
 
 async def test_published_command_menus(api: TelegramApi) -> None:

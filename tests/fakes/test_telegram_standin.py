@@ -144,6 +144,9 @@ async def test_a_channel_the_bot_left_and_a_deleted_chat(api: TelegramApi, bot: 
 
 
 async def test_a_restricted_bot_may_not_send(api: TelegramApi, bot: Bot) -> None:
+    api.restrict_bot(CHANNEL)
+    with pytest.raises(BadRequest, match=r"^Need administrator rights in the channel chat$"):
+        await bot.send_message(CHANNEL, "hello")
     api.restrict_bot(SUPERGROUP)
     with pytest.raises(BadRequest, match=r"^Not enough rights to send text messages to the chat$"):
         await bot.send_message(SUPERGROUP, "hello")

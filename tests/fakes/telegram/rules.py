@@ -163,6 +163,8 @@ def refuse_unless_present(chat: dict[str, Any], status: str, method: str) -> Non
         if private:
             raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         raise ApiError(403, f"Forbidden: bot is not a member of the {_kind(chat)}")
+    if status == "member" and chat["type"] == "channel" and method in RATED_METHODS:
+        raise bad_request("need administrator rights in the channel chat")
     if status == "restricted":
         what = {
             "sendMessage": "send text messages to the chat",

@@ -157,8 +157,11 @@ class ChatState:
         self._set_status(chat_id, "left", by=by)
 
     def restrict_bot(self, chat_id: int, by: int = 1) -> None:
-        """An admin takes the bot's rights to post (400 "not enough rights to send ...")."""
-        self._set_status(chat_id, "restricted", by=by)
+        """An admin takes the bot's right to post: restricted in a group (400 "not enough
+        rights to send ..."), demoted to a plain member of a channel (400 "need administrator
+        rights in the channel chat")."""
+        channel = self.chats[chat_id]["type"] == "channel"
+        self._set_status(chat_id, "member" if channel else "restricted", by=by)
 
     def add_bot(self, chat_id: int, status: str = "", by: int = 1) -> None:
         """The bot is added back (or unblocked): "member" or "administrator" (a channel's default).
