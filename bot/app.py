@@ -31,14 +31,13 @@ from bot.config import Config, FeedEntry
 from bot.context import Services
 from bot.donations import build_donations
 from bot.feeds.poller import FeedPoller, FeedSettings
-from bot.lifecycle import App, StartupError, delivery_policy
+from bot.lifecycle import App, StartupError, admin_targets, delivery_policy
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.outbox.delivery import DeliveryWorker
 from bot.outbox.pacing import Pacer
 from bot.privacy import Privacy
 from bot.router import CommandRouter
 from bot.storage import Database, open_database
-from bot.storage import outbox as q
 from bot.storage.state import DatabaseStateStore
 from bot.subscriptions import Subscriptions
 from handlers import all_commands
@@ -88,21 +87,6 @@ class AdapterNames:
         except RuntimeError:  # the adapter has not started, so it does not know yet
             return None
         return name if isinstance(name, str) and name else None
-
-
-def admin_targets(config: Config) -> list[q.Target]:
-    """Each admin's private chat on each enabled platform."""
-    enabled = config.enabled_platforms()
-    ids = {
-        "console": list(config.admins.console),
-        "telegram": [str(i) for i in config.admins.telegram],
-        "matrix": list(config.admins.matrix),
-    }
-    return [
-        q.Target(platform, chat_id, "private", "admin")
-        for platform in enabled
-        for chat_id in ids[platform]
-    ]
 
 
 def feed_settings(feed: FeedEntry) -> FeedSettings:

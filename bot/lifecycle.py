@@ -9,8 +9,14 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.adapters.telegram import TelegramAdapter
-from bot.chat import ChatAdapter, ChatError, Incoming, IncomingKind, OnIncoming
+from bot.chat import (
+    ChatAdapter,
+    ChatError,
+    Incoming,
+    IncomingKind,
+    OnIncoming,
+    PublishesCommands,
+)
 from bot.config import Config
 from bot.context import Services
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
@@ -28,6 +34,21 @@ BackgroundJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 class StartupError(Exception):
     """The bot cannot start with this configuration; the message says why."""
+
+
+def admin_targets(config: Config) -> list[q.Target]:
+    """Each admin's private chat on each enabled platform."""
+    enabled = config.enabled_platforms()
+    ids = {
+        "console": list(config.admins.console),
+        "telegram": [str(i) for i in config.admins.telegram],
+        "matrix": list(config.admins.matrix),
+    }
+    return [
+        q.Target(platform, chat_id, "private", "admin")
+        for platform in enabled
+        for chat_id in ids[platform]
+    ]
 
 
 def delivery_policy(platform: str, config: Config) -> DeliveryPolicy:
@@ -101,15 +122,16 @@ class App:
             await fq.move_subscriber(self.db, chat.platform, chat.id, incoming.new_chat_id)
             await fq.move_channel(self.db, chat.platform, chat.id, incoming.new_chat_id)
 
-    async def publish_menus(self, adapter: TelegramAdapter) -> None:
+    async def publish_menus(self, adapter: PublishesCommands) -> None:
         """Publish the command menus (public, and the admins' own)."""
         commands = self.router.commands()
         public = [(c.name, c.summary) for c in commands if not c.admin]
         admin = [(c.name, c.summary) for c in commands if c.admin]
+        admins = [t.chat_id for t in admin_targets(self.config) if t.platform == adapter.platform]
         try:
-            await adapter.publish_commands(public, admin, list(self.config.admins.telegram))
+            await adapter.publish_commands(public, admin, admins)
         except ChatError as exc:
-            log.warning("could not publish the Telegram command menu: %s", exc)
+            log.warning("could not publish the %s command menu: %s", adapter.platform, exc)
 
     async def close(self) -> None:
         """Release what the services hold open (the payment provider's HTTP session)."""
@@ -145,7 +167,7 @@ class App:
                 for adapter in self.adapters.values():
                     await start_adapter(adapter, self.dispatch)
                     started.append(adapter)
-                    if isinstance(adapter, TelegramAdapter):
+                    if isinstance(adapter, PublishesCommands):
                         await self.publish_menus(adapter)
                 tasks = [tg.create_task(job(self.stop)) for job in self.jobs()]
                 log.info("running with %s", ", ".join(self.adapters))

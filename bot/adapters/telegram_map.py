@@ -1,18 +1,23 @@
-"""Telegram updates to neutral Incomings and PTB errors to neutral errors (pure functions).
+"""Between PTB's types and the neutral model, both ways (pure functions, no I/O).
 
-Also keeps secrets out of text: `redact` for messages, `guard_logs` for PTB's and
-httpx's loggers (the one part here with an effect: it installs a logging filter).
+Updates become `Incoming`s, PTB errors neutral errors (their messages
+redacted), and rendered button rows PTB's inline keyboards.
 """
 
 from __future__ import annotations
 
 import datetime as dtm
-import logging
-import os
-import re
 
-import httpx
-from telegram import Chat, ChatMember, ChatMemberRestricted, Message, Update, User
+from telegram import (
+    Chat,
+    ChatMember,
+    ChatMemberRestricted,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import (
     BadRequest,
@@ -25,6 +30,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.adapters.telegram_render import InlineButton
 from bot.chat import (
     ChatError,
     ChatGone,
@@ -38,11 +44,7 @@ from bot.chat import (
     Sender,
     Transient,
 )
-
-# PTB 22 warns on every read of a time period as a number (RetryAfter even reads its own in
-# its constructor), which pytest's warnings-as-errors turns into failures. Opt in to the
-# timedelta behaviour that PTB 23 makes the default; `seconds` reads both forms.
-os.environ.setdefault("PTB_TIMEDELTA", "true")
+from bot.logs import redact
 
 PLATFORM = "telegram"
 _KINDS: dict[str, ChatKind] = {
@@ -64,10 +66,8 @@ _GONE_PHRASES = (
     "group chat was deactivated",
     "peer_id_invalid",
 )
-# httpx errors raised before a single byte of the request reached the server.
-_BEFORE_SENDING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# httpx errors raised after the request was written: Telegram may have acted on it.
-_AFTER_SENDING = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+# sendPhoto failures that concern the image, not the chat: the post still goes out as text.
+_BAD_IMAGE = ("wrong file identifier", "http url", "web page content", "image_process", "photo_")
 
 
 def chat_ref(chat: Chat) -> ChatRef | None:
@@ -163,66 +163,27 @@ def seconds(period: int | float | dtm.timedelta) -> float:
     return float(period)
 
 
-def redact(text: str, *secrets: str) -> str:
-    """`text` without any of `secrets` (PTB messages may quote a URL holding the token).
-
-    Case-insensitive: PTB lower-cases most of a "Bad Request: ..." description.
-    """
-    for secret in secrets:
-        if secret:
-            text = re.sub(re.escape(secret), "[redacted]", text, flags=re.IGNORECASE)
-    return text
-
-
-class SecretsFilter(logging.Filter):
-    """A logging filter that takes `secrets` out of the records of the loggers it guards."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message, *self.secrets)
-        if clean != message:
-            record.msg, record.args = clean, None
-        if record.exc_info and not record.exc_text:
-            text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = redact(text, *self.secrets)
-        return True
+def markup(rows: tuple[tuple[InlineButton, ...], ...]) -> InlineKeyboardMarkup | None:
+    """Rendered button rows as PTB's inline keyboard (None without buttons)."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, url=b.url, callback_data=b.callback_data) for b in row]
+            for row in rows
+        ]
+    )
 
 
-# PTB logs its API URL (token included) at DEBUG and httpx logs request URLs at INFO. The
-# app's formatter redacts too; this also covers handlers it does not own (pytest's caplog).
-_REDACTOR = SecretsFilter()
-
-
-def guard_logs(*secrets: str | None) -> None:
-    """Redact `secrets` from PTB's and httpx's loggers; keep httpx request lines out of INFO."""
-    _REDACTOR.secrets.update(s for s in secrets if s)
-    names = [n for n in logging.Logger.manager.loggerDict if n.split(".")[0] == "telegram"]
-    for name in ["telegram", "telegram.Bot", "telegram.ext.ExtBot", *names, "httpx", "httpcore"]:
-        logger = logging.getLogger(name)
-        if _REDACTOR not in logger.filters:
-            logger.addFilter(_REDACTOR)
-    for name in ("httpx", "httpcore"):
-        if logging.getLogger(name).level < logging.WARNING:  # NOTSET would inherit DEBUG
-            logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def _network_error(exc: NetworkError, message: str) -> ChatError:
-    cause = exc.__cause__
-    if isinstance(cause, _BEFORE_SENDING):
-        return Transient(message)
-    if isinstance(exc, TimedOut) or isinstance(cause, _AFTER_SENDING):
-        # PTB cannot tell whether Telegram acted on it: a duplicate is worse than a miss.
-        return MaybeDelivered(message)
-    return Transient(message)  # a 5xx, a 502 from a proxy, ...
+def is_bad_image(exc: BadRequest) -> bool:
+    """Telegram refused the post's image (not the chat): the post can go out as text."""
+    text = str(exc).lower()
+    return any(phrase in text for phrase in _BAD_IMAGE)
 
 
 def to_chat_error(exc: TelegramError, *secrets: str) -> ChatError:
     """The neutral error for a PTB error; its message never holds any of `secrets`."""
-    message = redact(str(exc), *secrets)
+    message = redact(str(exc), secrets)
     if isinstance(exc, RetryAfter):
         return RateLimited(seconds(exc.retry_after), message)
     if isinstance(exc, Forbidden):
@@ -236,6 +197,10 @@ def to_chat_error(exc: TelegramError, *secrets: str) -> ChatError:
         if any(phrase in lowered for phrase in _GONE_PHRASES):
             return ChatGone(message)
         return Rejected(message)
+    if isinstance(exc, TimedOut):
+        # The request may have been written (see telegram_transport): Telegram may have
+        # acted on it, and a duplicate is worse than a miss.
+        return MaybeDelivered(message)
     if isinstance(exc, NetworkError):
-        return _network_error(exc, message)
+        return Transient(message)  # not connected, a 5xx, a 502 from a proxy, ...
     return Rejected(message)  # e.g. Conflict, EndPointNotFound

@@ -12,11 +12,29 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
 from bot.chat import BulletList, Button, Paragraph, PlatformLimits, Post, Quote, Span
+from bot.chat.text import ELLIPSIS, cut, utf16_len
+
+__all__ = [
+    "CALLBACK_PREFIX",
+    "SEND_MESSAGE",
+    "SEND_PHOTO",
+    "TELEGRAM_LIMITS",
+    "ButtonTokens",
+    "InlineButton",
+    "Payload",
+    "callback_data_for",
+    "keyboard",
+    "render",
+    "render_caption",
+    "span_html",
+    "utf16_len",
+]
 
 TELEGRAM_LIMITS = PlatformLimits(
     text_max=4096,  # UTF-16 units of visible text
@@ -30,23 +48,13 @@ SEND_MESSAGE: Literal["sendMessage"] = "sendMessage"
 SEND_PHOTO: Literal["sendPhoto"] = "sendPhoto"
 CALLBACK_DATA_MAX = 64  # bytes of UTF-8, Telegram's limit for callback_data
 CALLBACK_PREFIX = "c:"
-ELLIPSIS = "…"
 EMPTY_TEXT = "…"  # Telegram refuses an empty message; a post without text still sends
 _BLOCK_SEPARATOR = "\n\n"
 _LINK_SCHEMES = ("http", "https", "tg", "mailto")
 # Less than this much of a cut block reads worse than ending at the paragraph before it.
 _MIN_PARTIAL = 40
-# Code points that belong to the emoji before them: a cut must not strand them.
-_ZWJ = "\u200d"
-_JOINERS = frozenset(
-    {_ZWJ, "\ufe0f", "\ufe0e", "\u20e3"} | {chr(c) for c in range(0x1F3FB, 0x1F400)}
-)
-
-_REGIONAL = "".join(chr(c) for c in range(0x1F1E6, 0x1F200))  # flag letters
-
-
-def _is_regional(char: str) -> bool:
-    return "\U0001f1e6" <= char <= "\U0001f1ff"
+# Tokens kept for long button commands; the oldest are forgotten first.
+_MAX_BUTTON_TOKENS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +89,6 @@ class _Block:
         return sum(utf16_len(s.text) for s in self.spans)
 
 
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the way Telegram measures text."""
-    return len(text.encode("utf-16-le")) // 2
-
-
 def callback_data_for(command: str) -> str:
     """The callback_data for a command button: the command itself, or a short stable token.
 
@@ -95,6 +98,36 @@ def callback_data_for(command: str) -> str:
     if len(command.encode()) <= CALLBACK_DATA_MAX and not command.startswith(CALLBACK_PREFIX):
         return command
     return CALLBACK_PREFIX + hashlib.sha1(command.encode(), usedforsecurity=False).hexdigest()[:20]
+
+
+class ButtonTokens:
+    """Which command each token stands for, for the button presses that send one back."""
+
+    def __init__(self, keep: int = _MAX_BUTTON_TOKENS) -> None:
+        self._keep = keep
+        self._commands: OrderedDict[str, str] = OrderedDict()
+
+    def remember(self, post: Post) -> None:
+        """Note the tokens of the post's command buttons (a command that fits needs none)."""
+        for row in post.buttons:
+            for button in row:
+                if button.command is None:
+                    continue
+                data = callback_data_for(button.command)
+                if data != button.command:
+                    self._commands[data] = button.command
+                    self._commands.move_to_end(data)
+        while len(self._commands) > self._keep:
+            self._commands.popitem(last=False)
+
+    def command_for(self, data: str) -> str | None:
+        """The command a press sent back; None for a token no longer (or never) known."""
+        if not data.startswith(CALLBACK_PREFIX):
+            return data or None
+        command = self._commands.get(data)
+        if command is not None:
+            self._commands.move_to_end(data)
+        return command
 
 
 def _linkable(url: str) -> bool:
@@ -145,31 +178,6 @@ def _total(blocks: list[_Block]) -> int:
     return sum(b.length for b in blocks) + utf16_len(_BLOCK_SEPARATOR) * max(0, len(blocks) - 1)
 
 
-def _cut_text(text: str, room: int) -> str:
-    """The longest prefix within `room` UTF-16 units, preferably ending at a word boundary."""
-    used = 0
-    for end, char in enumerate(text):
-        used += 2 if ord(char) > 0xFFFF else 1
-        if used > room:
-            return _prefix(text, end)
-    return text
-
-
-def _prefix(text: str, end: int) -> str:
-    # Slicing a str never splits a surrogate pair; stepping back over joiners and
-    # modifiers keeps an emoji sequence (flags, skin tones, families) whole too.
-    while end > 0 and (text[end] in _JOINERS or text[end - 1] == _ZWJ):
-        end -= 1
-    flags = len(text[:end]) - len(text[:end].rstrip(_REGIONAL))
-    if flags % 2 and _is_regional(text[end]):
-        end -= 1  # a flag is two regional indicators: keep pairs together
-    prefix = text[:end]
-    space = max(prefix.rfind(" "), prefix.rfind("\n"))
-    if space > len(prefix) // 2:
-        prefix = prefix[:space]
-    return prefix.rstrip()
-
-
 def _cut_block(block: _Block, room: int) -> _Block:
     kept: list[Span] = []
     used = 0
@@ -179,7 +187,7 @@ def _cut_block(block: _Block, room: int) -> _Block:
             kept.append(s)
             used += size
             continue
-        part = _cut_text(s.text, room - used)
+        part = cut(s.text, room - used, measure=utf16_len)
         if part:
             kept.append(Span(part, bold=s.bold, italic=s.italic, code=s.code, link=s.link))
         break

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.chat import Post
-
-BAR_CELLS = 10
+from bot.chat.bar import progress_bar
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +61,6 @@ class DeliveryCounts:
         return " · ".join(parts)
 
 
-def bar(done: int, total: int, cells: int = BAR_CELLS) -> str:
-    filled = cells if total == 0 else min(cells, done * cells // total)
-    return "▓" * filled + "░" * (cells - filled)
-
-
 def eta(done: int, total: int, elapsed: float) -> str:
     if done == 0 or elapsed <= 0:
         return ""
@@ -79,8 +73,9 @@ def eta(done: int, total: int, elapsed: float) -> str:
 def progress_post(announcement_id: int, counts: DeliveryCounts, elapsed: float) -> Post:
     """ "Delivering ▓▓▓░░░ 3,200 / 10,000 · 2 failed · about 4 min left" """
     failed = counts.failed + counts.gone + counts.unknown
+    bar = progress_bar(counts.finished, counts.total)
     line = (
-        f"Announcement #{announcement_id}: delivering {bar(counts.finished, counts.total)} "
+        f"Announcement #{announcement_id}: delivering {bar} "
         f"{counts.finished:,} / {counts.total:,}"
         + (f" · {failed:,} failed" if failed else "")
         + eta(counts.finished, counts.total, elapsed)
@@ -90,7 +85,7 @@ def progress_post(announcement_id: int, counts: DeliveryCounts, elapsed: float) 
 
 def final_report(announcement_id: int, counts: DeliveryCounts) -> Post:
     return Post.text(
-        f"Announcement #{announcement_id} finished: {bar(counts.total, counts.total)} "
+        f"Announcement #{announcement_id} finished: {progress_bar(counts.total, counts.total)} "
         f"{counts.total:,} chats",
         counts.summary(),
     )

@@ -1,6 +1,13 @@
 """The neutral chat model, errors and adapter interface (stdlib only)."""
 
-from bot.chat.adapter import ChatAdapter, OnIncoming, PlatformLimits, StateStore
+from bot.chat.adapter import (
+    ChatAdapter,
+    CommandSummary,
+    OnIncoming,
+    PlatformLimits,
+    PublishesCommands,
+    StateStore,
+)
 from bot.chat.errors import ChatError, ChatGone, MaybeDelivered, RateLimited, Rejected, Transient
 from bot.chat.model import (
     Block,
@@ -34,6 +41,7 @@ __all__ = [
     "ChatGone",
     "ChatKind",
     "ChatRef",
+    "CommandSummary",
     "Incoming",
     "IncomingKind",
     "MaybeDelivered",
@@ -41,6 +49,7 @@ __all__ = [
     "Paragraph",
     "PlatformLimits",
     "Post",
+    "PublishesCommands",
     "Quote",
     "RateLimited",
     "Rejected",

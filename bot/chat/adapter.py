@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.chat.model import ChatRef, Incoming, Post, SentRef
 
 OnIncoming = Callable[[Incoming], Awaitable[None]]
+# A command as a platform's menu shows it: its name (without "/") and a one-line summary.
+CommandSummary = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,4 +69,29 @@ class ChatAdapter(Protocol):
 
     async def stop(self) -> None:
         """Stop receiving and release every resource; safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class PublishesCommands(Protocol):
+    """An optional adapter capability: the platform shows the bot's commands in a menu.
+
+    The composition root checks for it with `isinstance` after the adapter has
+    started, and publishes the menus; adapters without it simply have no menu.
+    """
+
+    platform: str
+
+    @property
+    def username(self) -> str:
+        """The bot's own user name on the platform (for `/cmd@name`); "" until started."""
+        ...
+
+    async def publish_commands(
+        self,
+        public: Sequence[CommandSummary],
+        admin: Sequence[CommandSummary],
+        admin_ids: Sequence[str],
+    ) -> None:
+        """Show `public` to everyone, and `public` + `admin` to the users in `admin_ids`."""
         ...

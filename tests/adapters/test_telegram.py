@@ -405,7 +405,7 @@ async def test_published_command_menus(api: TelegramApi) -> None:
         await adapter.publish_commands(
             [("start", "what this bot does"), ("help", "list the commands")],
             [("feeds", "each feed's status")],
-            [OTHER, ADMIN],  # OTHER never opened a chat with the bot: skipped
+            [str(OTHER), str(ADMIN)],  # OTHER never opened a chat with the bot: skipped
         )
     finally:
         await adapter.stop()
