@@ -1,4 +1,5 @@
-"""The Matrix adapter: a thin matrix-nio I/O shell around the pure `matrix_render`.
+"""The Matrix adapter: a thin matrix-nio I/O shell around the pure `matrix_map` and
+`matrix_render` (logging in and the client's life are `matrix_client`'s).
 
 Rooms are named by id (`!x:server`), alias (`#x:server`, resolved and cached)
 or, for private notices, by a user id (`@user:server`: the bot opens a direct
@@ -13,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import io
 import json
 import logging
 import re
@@ -23,35 +22,46 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from nio import (
     AsyncClient,
-    AsyncClientConfig,
     JoinResponse,
     LocalProtocolError,
-    LoginResponse,
     MatrixRoom,
     RoomCreateResponse,
     RoomGetStateEventResponse,
     RoomPreset,
-    RoomPutStateResponse,
     RoomResolveAliasResponse,
     RoomSendResponse,
     SyncResponse,
-    UploadResponse,
-    WhoamiResponse,
 )
 from nio.crypto import ENCRYPTION_ENABLED
 
-from bot.adapters.matrix_render import (
+from bot.adapters.matrix_client import (
+    Credentials,
+    MatrixLoginError,
+    close_client,
+    crypto_chores,
+    log_in,
+    new_client,
+    pin_event,
+    request,
+    upload_png,
+)
+from bot.adapters.matrix_map import (
     PLATFORM,
     after_own_join,
-    edit_content,
     error_for,
     invite_decision,
     left_alone,
-    message_content,
+    names_of,
     to_incoming,
+)
+from bot.adapters.matrix_render import (
+    SYNC_FILTER,
+    edit_content,
+    edit_txn_id,
+    image_content,
+    message_content,
 )
 from bot.chat import (
     ChatError,
@@ -60,7 +70,6 @@ from bot.chat import (
     ChatRef,
     Incoming,
     IncomingKind,
-    MaybeDelivered,
     OnIncoming,
     PlatformLimits,
     Post,
@@ -77,24 +86,6 @@ log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
 HANDLED_KEEP = 500
-# Small syncs: no presence, typing or receipts; member lists loaded lazily,
-# which also makes the server send each room's member counts.
-SYNC_FILTER: dict[str, Any] = {
-    "presence": {"types": []},
-    "room": {
-        "timeline": {"limit": 100},
-        "state": {"lazy_load_members": True},
-        "ephemeral": {"types": []},
-    },
-}
-
-
-class MatrixLoginError(Exception):
-    """The bot cannot log in; the message says why (never with the token)."""
-
-
-def _room_names(room_id: str, names: dict[str, str]) -> list[str]:
-    return [room_id, *(name for name, rid in names.items() if rid == room_id)]
 
 
 class MatrixAdapter:
@@ -130,7 +121,7 @@ class MatrixAdapter:
             per_chat_interval=0.0,
             burst=burst,
         )
-        self._credentials = (access_token, device_id, password)
+        self._credentials = Credentials(access_token, device_id, password)
         self.e2e = ENCRYPTION_ENABLED and store_path is not None
         self._store_path = store_path
         self._client: AsyncClient | None = None
@@ -142,21 +133,6 @@ class MatrixAdapter:
         self.synced = asyncio.Event()  # set after the first sync since start
 
     # --- lifecycle --------------------------------------------------------------
-
-    def _new_client(self, device_id: str | None) -> AsyncClient:
-        config = AsyncClientConfig(
-            max_limit_exceeded=0,  # a 429 comes straight back: our pacer decides when to retry
-            max_timeouts=0,  # and so does the outbox, after a timeout or lost connection
-            request_timeout=30,
-            encryption_enabled=self.e2e,
-            store_sync_tokens=False,
-        )
-        store = str(self._store_path) if self.e2e and self._store_path else ""
-        if store:
-            Path(store).mkdir(parents=True, exist_ok=True)
-        return AsyncClient(
-            self.homeserver, self.user_id, device_id or "", store_path=store, config=config
-        )
 
     async def start(self, on_incoming: OnIncoming | None) -> None:
         """Log in, join the configured rooms, and (with `on_incoming`) start syncing."""
@@ -181,66 +157,19 @@ class MatrixAdapter:
 
     async def _close_client(self) -> None:
         client, self._client = self._client, None
-        # Not client.close(): nio refuses to close a client that never logged in.
-        if client is not None and client.client_session is not None:
-            await client.client_session.close()
-            client.client_session = None
+        if client is not None:
+            await close_client(client)
 
     async def _login(self) -> None:
-        token, device_id, password = self._credentials
-        # A configured token wins; else the one a password login stored earlier. The
-        # stored device id is reused even for a new login, so the device stays the same.
-        token = token or await self.state.get("access_token")
-        device_id = device_id or await self.state.get("device_id")
-        self._client = client = self._new_client(device_id)
-        whoami = await self._whoami(token) if token else None
-        if whoami is None:
-            if password is None:
-                raise MatrixLoginError(f"no valid access token or password for {self.user_id}")
-            resp = await self._request(client.login(password=password, device_name="outreach-bot"))
-            if not isinstance(resp, LoginResponse):
-                raise MatrixLoginError(f"password login as {self.user_id} failed: {resp.message}")
-            token, device_id = resp.access_token, resp.device_id
-        else:
-            device_id = whoami.device_id or device_id
-            if whoami.user_id != self.user_id:
-                raise MatrixLoginError(
-                    f"the access token belongs to another user, not {self.user_id}"
-                )
-        if not device_id or not token:
-            raise MatrixLoginError("the homeserver did not say which device the token belongs to")
-        if self.e2e:
-            client.restore_login(self.user_id, device_id, token)  # also opens the crypto store
-        client.user_id, client.device_id, client.access_token = self.user_id, device_id, token
-        await self.state.set("access_token", token)
-        await self.state.set("device_id", device_id)
-        log.info("logged in to Matrix (device %s)", device_id)
-
-    async def _whoami(self, token: str) -> Any:
-        """Who the token belongs to, or None when the homeserver no longer accepts it."""
-        client = self._require_client()
-        client.access_token = token
-        resp = await self._request(client.whoami())
-        if isinstance(resp, WhoamiResponse):
-            return resp
-        if resp.status_code != "M_UNKNOWN_TOKEN":
-            raise MatrixLoginError(f"checking the access token failed: {resp.message}")
-        log.warning("the Matrix access token was refused; trying the password")
-        return None
-
-    async def _request(self, call: Any) -> Any:
-        """Await a nio call, turning connection problems into `Transient`."""
-        try:
-            return await call
-        except aiohttp.ClientConnectorError as exc:
-            raise Transient(f"cannot reach the homeserver: {exc.os_error}") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise MaybeDelivered(f"the homeserver did not answer: {type(exc).__name__}") from None
+        device_id = self._credentials.device_id or await self.state.get("device_id")
+        store = self._store_path if self.e2e else None
+        self._client = new_client(self.homeserver, self.user_id, device_id, store_path=store)
+        await log_in(self._client, self.state, self.user_id, self._credentials)
 
     async def _join_configured(self) -> None:
         client = self._require_client()
         for name in self.rooms:
-            resp = await self._request(client.join(name))
+            resp = await request(client.join(name))
             if not isinstance(resp, JoinResponse):
                 log.warning("could not join the configured room %s: %s", name, resp.message)
                 continue
@@ -250,7 +179,7 @@ class MatrixAdapter:
 
     async def _check_encryption(self, room_id: str, name: str) -> None:
         client = self._require_client()
-        resp = await self._request(client.room_get_state_event(room_id, "m.room.encryption"))
+        resp = await request(client.room_get_state_event(room_id, "m.room.encryption"))
         if not isinstance(resp, RoomGetStateEventResponse) or not resp.content:
             return
         self._encrypted.add(room_id)
@@ -286,7 +215,7 @@ class MatrixAdapter:
     async def _sync_once(self, since: str | None, on_incoming: OnIncoming) -> str:
         """One sync: handle what it brought, then store its token; return the token."""
         client = self._require_client()
-        resp = await self._request(
+        resp = await request(
             client.sync(
                 timeout=SYNC_TIMEOUT_MS,
                 sync_filter=SYNC_FILTER,
@@ -302,7 +231,7 @@ class MatrixAdapter:
             await self._handle_joined(resp, on_incoming)
             await self._handle_left(resp, on_incoming)
         if self.e2e:
-            await self._crypto_chores()
+            await crypto_chores(client)
         await self.state.set("sync_token", resp.next_batch)
         return str(resp.next_batch)
 
@@ -317,7 +246,7 @@ class MatrixAdapter:
                 await self._deliver(to_incoming(event, room, self.user_id), on_incoming)
             if left_alone(events, room, self.user_id) and room_id not in self._configured_ids():
                 # The person left our direct room: nobody would read it any more.
-                await self._request(client.room_leave(room_id))
+                await request(client.room_leave(room_id))
 
     async def _handle_left(self, resp: Any, on_incoming: OnIncoming) -> None:
         client = self._require_client()
@@ -328,7 +257,7 @@ class MatrixAdapter:
                 if incoming is None or incoming.kind is not IncomingKind.BOT_REMOVED:
                     continue
                 # Deliveries may name the room by alias or user id: report every name.
-                for name in _room_names(room_id, self._names):
+                for name in names_of(room_id, self._names):
                     chat = ChatRef(PLATFORM, name, incoming.chat.kind, incoming.chat.title)
                     await on_incoming(Incoming(chat, incoming.sender, kind=incoming.kind))
                 await self._forget_room(room_id)
@@ -356,7 +285,7 @@ class MatrixAdapter:
                 info.invite_state, room_id, self.user_id, configured, self.admins
             )
             if invite.accept:
-                joined = await self._request(client.join(room_id))
+                joined = await request(client.join(room_id))
                 if isinstance(joined, JoinResponse):
                     log.info("accepted an invite to a Matrix room (%s)", invite.reason)
                     chat = ChatRef(PLATFORM, room_id, ChatKind.GROUP)
@@ -364,7 +293,7 @@ class MatrixAdapter:
                     await on_incoming(Incoming(chat, sender, kind=IncomingKind.BOT_ADDED))
                     continue
             log.info("declined an invite to a Matrix room (%s)", invite.reason)
-            await self._request(client.room_leave(room_id))
+            await request(client.room_leave(room_id))
 
     async def _forget_room(self, room_id: str) -> None:
         for name in [n for n, rid in self._names.items() if rid == room_id]:
@@ -375,18 +304,6 @@ class MatrixAdapter:
     def _configured_ids(self) -> set[str]:
         """The configured rooms, by id and by the ids their aliases resolved to."""
         return set(self.rooms) | {self._names[n] for n in self.rooms if n in self._names}
-
-    async def _crypto_chores(self) -> None:
-        # What nio's sync_forever does between syncs, for encrypted rooms.
-        client = self._require_client()
-        with contextlib.suppress(LocalProtocolError):
-            if client.should_upload_keys:
-                await client.keys_upload()
-            if client.should_query_keys:
-                await client.keys_query()
-            if client.should_claim_keys:
-                await client.keys_claim(client.get_users_for_key_claiming())
-            await client.send_to_device_messages()
 
     # --- sending ----------------------------------------------------------------------
 
@@ -410,59 +327,31 @@ class MatrixAdapter:
             await self._send_picture(room_id, post.image_png, f"{key}-picture")
         if post.pin:
             try:
-                await self._pin(room_id, event_id)
+                await pin_event(self._require_client(), room_id, event_id)
             except ChatError as exc:  # the post is out; a pin is a nicety
                 log.warning("matrix: could not pin a post: %s", type(exc).__name__)
         return SentRef(chat, event_id)
 
     async def _send_picture(self, room_id: str, png: bytes, txn_id: str) -> None:
         """A generated picture (a progress card) after the text, which stands alone if it fails."""
-        client = self._require_client()
         try:
-            resp, _ = await self._request(
-                client.upload(
-                    io.BytesIO(png), content_type="image/png", filename="card.png",
-                    filesize=len(png),
-                )
-            )  # fmt: skip
-            if not isinstance(resp, UploadResponse):
-                raise error_for(resp)
-            content = {
-                "msgtype": "m.image",
-                "body": "card.png",
-                "url": resp.content_uri,
-                "info": {"mimetype": "image/png", "size": len(png)},
-            }
-            await self._send_event(room_id, content, txn_id)
+            uri = await upload_png(self._require_client(), png)
+            await self._send_event(room_id, image_content(uri, png), txn_id)
         except ChatError as exc:
             log.warning("matrix: could not send a picture: %s", type(exc).__name__)
-
-    async def _pin(self, room_id: str, event_id: str) -> None:
-        """Add the event to the room's pinned events, where the bot's power level allows."""
-        client = self._require_client()
-        current = await self._request(client.room_get_state_event(room_id, "m.room.pinned_events"))
-        pinned = []
-        if isinstance(current, RoomGetStateEventResponse):
-            pinned = [e for e in current.content.get("pinned", []) if isinstance(e, str)]
-        resp = await self._request(
-            client.room_put_state(room_id, "m.room.pinned_events", {"pinned": [*pinned, event_id]})
-        )
-        if not isinstance(resp, RoomPutStateResponse):
-            log.warning("matrix: could not pin a post: %s", getattr(resp, "status_code", resp))
 
     async def edit(self, sent: SentRef, post: Post) -> None:
         """Replace an earlier post with an `m.replace` edit event."""
         content = edit_content(post, sent.message_id)
-        digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-        # The same edit twice gets the same transaction id, so it lands once.
-        await self._send_event(await self._room_for(sent.chat.id), content, f"edit-{digest[:32]}")
+        room_id = await self._room_for(sent.chat.id)
+        await self._send_event(room_id, content, edit_txn_id(content))
 
     async def _send_event(self, room_id: str, content: dict[str, Any], txn_id: str) -> str:
         client = self._require_client()
         if room_id in self._encrypted and not self.e2e:
             raise Rejected("the room is encrypted; install the [e2e] extra to post there")
         try:
-            resp = await self._request(
+            resp = await request(
                 client.room_send(
                     room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
                 )
@@ -481,7 +370,7 @@ class MatrixAdapter:
             return self._names[chat_id]
         if chat_id.startswith("#"):
             client = self._require_client()
-            resp = await self._request(client.room_resolve_alias(chat_id))
+            resp = await request(client.room_resolve_alias(chat_id))
             if not isinstance(resp, RoomResolveAliasResponse):
                 raise error_for(resp)
             self._names[chat_id] = resp.room_id
@@ -495,7 +384,7 @@ class MatrixAdapter:
             room_id = self._names.get(user_id) or await self.state.get(f"dm:{user_id}")
             if not room_id:
                 client = self._require_client()
-                resp = await self._request(
+                resp = await request(
                     client.room_create(
                         is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
                     )

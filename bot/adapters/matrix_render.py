@@ -1,64 +1,51 @@
 """Pure translation between the neutral chat model and Matrix, with no I/O.
 
-Outgoing: a `Post` becomes `m.notice` content, a plain `body` plus
+A `Post` becomes `m.notice` content, a plain `body` plus
 `org.matrix.custom.html`. Every piece of text is escaped; the HTML uses only
 tags the Matrix spec suggests clients support (p, strong, em, code, a, ul, ol,
 li, blockquote, br). Commands are shown the Matrix way, `!donate`, because
 Matrix clients take a leading `/` as one of their own commands; the router
 understands both. Matrix has no buttons, so button rows become text choices.
 
-Incoming: a sync event becomes an `Incoming` (`to_incoming`), and a
-homeserver error response becomes a neutral `ChatError` (`error_for`).
+What comes back from Matrix (events, invites, errors) is `matrix_map`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
+import hashlib
 import html
 import json
 import re
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from nio import InviteAliasEvent, InviteMemberEvent, MatrixRoom, RoomMemberEvent, RoomMessageText
-
-from bot.chat.errors import ChatError, ChatGone, MaybeDelivered, RateLimited, Rejected
-from bot.chat.model import (
-    Block,
-    BulletList,
-    Button,
-    ChatKind,
-    ChatRef,
-    Incoming,
-    IncomingKind,
-    Paragraph,
-    Post,
-    Quote,
-    Sender,
-    Span,
-)
+from bot.chat.model import Block, BulletList, Button, Paragraph, Post, Quote, Span
 from bot.chat.plain import render_plain
+from bot.chat.text import ELLIPSIS, cut
 
-PLATFORM = "matrix"
 HTML_FORMAT = "org.matrix.custom.html"
 # Synapse refuses events over 64 KiB; the rest of the event (ids, hashes,
 # signatures, prev_events) needs room too.
 MAX_CONTENT_BYTES = 60_000
-ELLIPSIS = "…"
 # The schemes the spec allows in `<a href>`; anything else is shown as text.
 _LINK_SCHEMES = frozenset({"https", "http", "ftp", "mailto", "magnet"})
 # A command word on its own: "/help" at the start or after a space, ending the word.
 _COMMAND = re.compile(r"(?<![^\s(\"'«“])/([A-Za-z][A-Za-z0-9_]{0,31})(?=$|[\s.,;:!?)\"'»”])")
 
-DEFAULT_RETRY_AFTER = 5.0
-# Not in the room, banned, not allowed to post, no such room or alias.
-_GONE_CODES = frozenset({"M_FORBIDDEN", "M_NOT_FOUND"})
-
 Content = dict[str, Any]
+
+# Small syncs: no presence, typing or receipts; member lists loaded lazily,
+# which also makes the server send each room's member counts.
+SYNC_FILTER: Content = {
+    "presence": {"types": []},
+    "room": {
+        "timeline": {"limit": 100},
+        "state": {"lazy_load_members": True},
+        "ephemeral": {"types": []},
+    },
+}
 
 
 def matrix_commands(text: str) -> str:
@@ -204,11 +191,8 @@ def _clip_spans(spans: tuple[Span, ...], budget: int) -> tuple[tuple[Span, ...],
             kept.append(s)
             budget -= len(s.text)
             continue
-        cut = s.text[:budget]
-        # Prefer to end at a word boundary when one is near.
-        if " " in cut[len(cut) // 2 :]:
-            cut = cut[: cut.rindex(" ")]
-        kept.append(replace(s, text=cut.rstrip() + ELLIPSIS))
+        # Whole grapheme clusters only, ending at a word boundary when one is near.
+        kept.append(replace(s, text=cut(s.text, budget) + ELLIPSIS))
         return tuple(kept), -1
     return tuple(kept), budget
 
@@ -296,148 +280,23 @@ def edit_content(post: Post, event_id: str) -> Content:
     return fit(for_matrix(post), build)
 
 
-# --- incoming events and errors ---------------------------------------------------
+def edit_txn_id(content: Content) -> str:
+    """The transaction id of an edit: the same edit twice gets the same id, so it lands once."""
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    return f"edit-{digest[:32]}"
 
 
-def chat_kind(room: MatrixRoom) -> ChatKind:
-    """PRIVATE for an unnamed room of exactly two members (what clients create for a
-    direct message), GROUP for every other room."""
-    return ChatKind.PRIVATE if room.joined_count == 2 and not room.is_named else ChatKind.GROUP
+def image_content(content_uri: str, png: bytes) -> Content:
+    """An `m.image` of an uploaded PNG (a generated progress card)."""
+    return {
+        "msgtype": "m.image",
+        "body": "card.png",
+        "url": content_uri,
+        "info": {"mimetype": "image/png", "size": len(png)},
+    }
 
 
-def _chat(room: MatrixRoom) -> ChatRef:
-    return ChatRef(PLATFORM, room.room_id, chat_kind(room), room.display_name)
-
-
-def _without_reply_fallback(body: str) -> str:
-    # Older clients quote the replied-to message as "> " lines, then a blank line.
-    lines = body.split("\n")
-    if not lines or not lines[0].startswith("> "):
-        return body
-    rest = lines[next((i for i, line in enumerate(lines) if not line.startswith(">")), 0) :]
-    return "\n".join(rest).lstrip("\n")
-
-
-def to_incoming(event: Any, room: MatrixRoom, own_user_id: str) -> Incoming | None:
-    """A sync event as an `Incoming`, or None for everything the bot does not act on.
-
-    Text messages from people (not `m.notice`, not edits, not our own) become
-    messages with the command left in the text; the bot's own leave or ban
-    becomes BOT_REMOVED.
-    """
-    if isinstance(event, RoomMemberEvent):
-        # Not after a declined invite: the bot was never in that room.
-        removed = event.membership in ("leave", "ban") and event.prev_membership not in (
-            "invite",
-            "leave",
-            "ban",
-        )
-        if event.state_key == own_user_id and removed:
-            sender = Sender(PLATFORM, event.sender)
-            return Incoming(_chat(room), sender, kind=IncomingKind.BOT_REMOVED)
-        return None
-    if not isinstance(event, RoomMessageText) or event.sender == own_user_id:
-        return None
-    relation = event.source.get("content", {}).get("m.relates_to") or {}
-    if relation.get("rel_type") == "m.replace":
-        return None  # an edit of an earlier message: running it again would repeat it
-    body = event.body
-    if relation.get("m.in_reply_to"):
-        body = _without_reply_fallback(body)
-    sender = Sender(PLATFORM, event.sender, room.user_name(event.sender) or "")
-    return Incoming(_chat(room), sender, body, message_id=event.event_id)
-
-
-def after_own_join(events: Sequence[Any], own_user_id: str) -> list[Any]:
-    """The events after the bot's own (new) join: what came before is history, not ours."""
-    start = 0
-    for i, event in enumerate(events):
-        if (
-            isinstance(event, RoomMemberEvent)
-            and event.state_key == own_user_id
-            and event.membership == "join"
-            and event.prev_membership != "join"
-        ):
-            start = i + 1
-    return list(events[start:])
-
-
-@dataclass(frozen=True, slots=True)
-class InviteDecision:
-    accept: bool
-    reason: str
-    inviter: str = ""
-
-
-def invite_decision(
-    invite_state: Sequence[Any],
-    room_id: str,
-    own_user_id: str,
-    configured: set[str],
-    admins: frozenset[str],
-) -> InviteDecision:
-    """Join configured rooms (by id or alias), rooms an admin invites the bot to, and
-    direct chats anyone opens with it (private commands such as /subscribe need one)."""
-    ours = next(
-        (
-            e
-            for e in invite_state
-            if isinstance(e, InviteMemberEvent) and e.state_key == own_user_id
-        ),
-        None,
-    )
-    alias = next((e.canonical_alias for e in invite_state if isinstance(e, InviteAliasEvent)), None)
-    inviter = ours.sender if ours is not None else ""
-    if room_id in configured or (alias is not None and alias in configured):
-        return InviteDecision(True, "a configured room", inviter)
-    if inviter in admins:
-        return InviteDecision(True, "from an admin", inviter)
-    if ours is not None and ours.content.get("is_direct"):
-        return InviteDecision(True, "a direct chat", inviter)
-    return InviteDecision(False, "not configured, not from an admin, not a direct chat", inviter)
-
-
-def left_alone(events: Sequence[Any], room: MatrixRoom, own_user_id: str) -> bool:
-    """Someone left in these events, and now the bot is the room's only member."""
-    someone_left = any(
-        isinstance(e, RoomMemberEvent)
-        and e.state_key != own_user_id
-        and e.membership in ("leave", "ban")
-        for e in events
-    )
-    return someone_left and room.joined_count == 1 and room.invited_count == 0
-
-
-def _retry_after(resp: Any) -> float:
-    """Seconds to wait: the Retry-After header first, then `retry_after_ms`.
-
-    nio keeps the aiohttp response on `transport_response`, so the header is
-    still readable after nio has parsed the body.
-    """
-    transport = getattr(resp, "transport_response", None)
-    header = transport.headers.get("Retry-After") if transport is not None else None
-    if header:
-        with contextlib.suppress(ValueError):
-            return max(0.0, float(header))
-        with contextlib.suppress(TypeError, ValueError):
-            moment = email.utils.parsedate_to_datetime(header)
-            return max(0.0, moment.timestamp() - time.time())
-    if getattr(resp, "retry_after_ms", None):
-        return float(resp.retry_after_ms) / 1000
-    return DEFAULT_RETRY_AFTER
-
-
-def error_for(resp: Any) -> ChatError:
-    """The neutral error for a nio error response."""
-    transport = getattr(resp, "transport_response", None)
-    status = transport.status if transport is not None else 0
-    code = resp.status_code if isinstance(resp.status_code, str) else ""
-    text = f"{code or status}: {resp.message}"
-    if code == "M_LIMIT_EXCEEDED" or status == 429:
-        return RateLimited(_retry_after(resp), text)
-    # Without an error code (a proxy's page), the status says what happened.
-    if code in _GONE_CODES or (not code and status in (403, 404)):
-        return ChatGone(text)
-    if status >= 500:
-        return MaybeDelivered(text)  # the server got the request; it may have been stored
-    return Rejected(text)
+def pinned_content(current: Content, event_id: str) -> Content:
+    """The room's `m.room.pinned_events` content with `event_id` pinned last."""
+    pinned = [e for e in current.get("pinned", []) if isinstance(e, str) and e != event_id]
+    return {"pinned": [*pinned, event_id]}

@@ -16,26 +16,22 @@ import dataclasses
 import datetime as dtm
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from telegram import (
-    BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
     CallbackQuery,
-    LinkPreviewOptions,
     Message,
-    ReplyParameters,
     Update,
 )
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot, TypeHandler
 
+from bot.adapters.telegram_calls import bot_command, edit_message, pin, send_payload
 from bot.adapters.telegram_map import (
     is_bad_image,
-    markup,
     seconds,
     to_chat_error,
     to_incoming,
@@ -60,7 +56,6 @@ from bot.chat import (
     SentRef,
     Transient,
 )
-from bot.chat.text import truncate, utf16_len
 from bot.logs import guard_loggers, quiet_below_warning, redact
 
 __all__ = [
@@ -72,14 +67,12 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 PtbApp = Application[Any, Any, Any, Any, Any, Any]
 
 ALLOWED_UPDATES = ("message", "channel_post", "callback_query", "my_chat_member")
 EXPIRED_BUTTON = "This button has expired; please send the command again."
 _STOP_GRACE = 20.0  # a send in flight gets this long to finish before the client closes
 _FOLLOW_UP_WAIT = 5.0  # the longest flood wait worth sitting out between a photo and its text
-_COMMAND_SUMMARY_MAX = 256  # Telegram's limit for a command's description
 # Loggers of the libraries that see the token: PTB's, and httpx's (PTB's default backend).
 _GUARDED_LOGGERS = ("telegram", "httpx", "httpcore")
 
@@ -304,15 +297,8 @@ class TelegramAdapter:
                 chat = dataclasses.replace(chat, id=str(exc.new_chat_id))
                 message = await self._send_all(bot, chat.id, post, reply_to)
             if post.pin:
-                await self._pin(bot, chat.id, message.message_id)
+                await pin(bot, chat.id, message.message_id)
         return SentRef(chat, str(message.message_id))
-
-    async def _pin(self, bot: ExtBot[Any], chat_id: str, message_id: int) -> None:
-        """Pin where the bot may; the post is out either way, so a refusal is only logged."""
-        try:
-            await bot.pin_chat_message(chat_id, message_id, disable_notification=True)
-        except TelegramError as exc:
-            log.warning("telegram: could not pin a post: %s", type(exc).__name__)
 
     async def _send_all(
         self, bot: ExtBot[Any], chat_id: str, post: Post, reply_to: str | None
@@ -323,7 +309,7 @@ class TelegramAdapter:
                 sent = await self._follow_up(bot, chat_id, payload)
                 continue
             try:
-                sent = await self._send_one(bot, chat_id, payload, reply_to)
+                sent = await send_payload(bot, chat_id, payload, reply_to)
             except BadRequest as exc:
                 if payload.method != SEND_PHOTO or not is_bad_image(exc):
                     raise
@@ -337,73 +323,25 @@ class TelegramAdapter:
         """The text after a photo: the photo is out, so a failure here must not repeat it."""
         try:
             try:
-                return await self._send_one(bot, chat_id, payload, None)
+                return await send_payload(bot, chat_id, payload, None)
             except RetryAfter as exc:
                 # Two messages in a row may trip the per-chat limit; wait once, briefly.
                 wait = seconds(exc.retry_after)
                 if wait > _FOLLOW_UP_WAIT:
                     raise
                 await asyncio.sleep(wait)
-                return await self._send_one(bot, chat_id, payload, None)
+                return await send_payload(bot, chat_id, payload, None)
         except TelegramError as exc:
             error = to_chat_error(exc, *self._secrets())
             raise MaybeDelivered(f"only the photo of the post was sent: {error}") from None
-
-    async def _send_one(
-        self, bot: ExtBot[Any], chat_id: str, payload: Payload, reply_to: str | None
-    ) -> Message:
-        reply = None
-        if reply_to is not None and reply_to.isdigit():
-            reply = ReplyParameters(int(reply_to), allow_sending_without_reply=True)
-        keyboard = markup(payload.keyboard)
-        if payload.method == SEND_PHOTO:
-            assert payload.photo is not None
-            return await bot.send_photo(
-                chat_id,
-                payload.photo,
-                caption=payload.html or None,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard,
-                reply_parameters=reply,
-            )
-        return await bot.send_message(
-            chat_id,
-            payload.html,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard,
-            reply_parameters=reply,
-            link_preview_options=LinkPreviewOptions(is_disabled=not payload.link_preview),
-        )
 
     async def edit(self, sent: SentRef, post: Post) -> None:
         """Replace a sent post's text (or its caption, for a photo)."""
         self._buttons.remember(post)
         payloads = render(post, self.limits)
-        last, where = payloads[-1], (sent.chat.id, int(sent.message_id))
-        keyboard, html = markup(last.keyboard), ParseMode.HTML
+        caption = payloads[-1].html if len(payloads) == 1 else render_caption(post, self.limits)
         async with self._sending() as bot:
-            if len(payloads) > 1 or last.method != SEND_PHOTO:
-                preview = LinkPreviewOptions(is_disabled=not last.link_preview)
-                try:
-                    await _unless_unchanged(
-                        bot.edit_message_text(
-                            last.html,
-                            *where,
-                            parse_mode=html,
-                            reply_markup=keyboard,
-                            link_preview_options=preview,
-                        )
-                    )
-                    return
-                except BadRequest as exc:
-                    if "no text in the message" not in str(exc).lower():
-                        raise
-            caption = last.html if len(payloads) == 1 else render_caption(post, self.limits)
-            await _unless_unchanged(
-                bot.edit_message_caption(
-                    *where, caption=caption, parse_mode=html, reply_markup=keyboard
-                )
-            )
+            await edit_message(bot, sent.chat.id, int(sent.message_id), payloads[-1], caption)
 
     async def publish_commands(
         self,
@@ -412,8 +350,8 @@ class TelegramAdapter:
         admin_ids: Sequence[str],
     ) -> None:
         """Publish the command menu: public commands for everyone, all commands for admins."""
-        everyone = [_bot_command(name, summary) for name, summary in public]
-        admins = everyone + [_bot_command(name, summary) for name, summary in admin]
+        everyone = [bot_command(name, summary) for name, summary in public]
+        admins = everyone + [bot_command(name, summary) for name, summary in admin]
         async with self._sending() as bot:
             await bot.set_my_commands(everyone, scope=BotCommandScopeDefault())
             for user_id in admin_ids:
@@ -425,20 +363,7 @@ class TelegramAdapter:
                     log.warning("telegram: no admin command menu for one admin: %s", reason)
 
 
-def _bot_command(name: str, summary: str) -> BotCommand:
-    return BotCommand(name, truncate(summary, _COMMAND_SUMMARY_MAX, measure=utf16_len))
-
-
 def _guard_logs(*secrets: str | None) -> None:
     """Redact the secrets from PTB's loggers; keep httpx's request lines (URLs) out."""
     guard_loggers(_GUARDED_LOGGERS, secrets)
     quiet_below_warning(("httpx", "httpcore"))
-
-
-async def _unless_unchanged(call: Awaitable[T]) -> None:
-    """An edit to the same content is a success (Telegram answers 400 "not modified")."""
-    try:
-        await call
-    except BadRequest as exc:
-        if "message is not modified" not in str(exc).lower():
-            raise

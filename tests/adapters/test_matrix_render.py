@@ -9,10 +9,12 @@ import pytest
 from bot.adapters.matrix_render import (
     HTML_FORMAT,
     MAX_CONTENT_BYTES,
+    clip,
     content_size,
     edit_content,
     matrix_commands,
     message_content,
+    pinned_content,
 )
 from bot.chat import Button, Post, Quote, Span, bold, bullets, code, italic, link, para
 
@@ -129,3 +131,17 @@ def test_huge_posts_are_cut_to_fit_one_event(char: str) -> None:
         assert "…" in body
         assert "!donate x 50" in body
         assert "Outro" not in body
+
+
+def test_a_cut_never_splits_an_emoji() -> None:
+    family = "👩\u200d👩\u200d👧\u200d👦"
+    post = Post(blocks=(para("word " + family * 50),))
+    for chars in range(5, 40):
+        text = clip(post, chars).blocks[0].spans[0].text  # type: ignore[union-attr]
+        body = text.removesuffix("…").removeprefix("word").strip()
+        assert body.replace(family, "") == "", (chars, text)
+
+
+def test_pinning_adds_the_event_once_after_the_others() -> None:
+    assert pinned_content({"pinned": ["$a", 5, "$b"]}, "$a") == {"pinned": ["$b", "$a"]}
+    assert pinned_content({}, "$a") == {"pinned": ["$a"]}

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.adapters.console import ConsoleAdapter
 from bot.adapters.telegram import EXPIRED_BUTTON, TELEGRAM_LIMITS, TelegramAdapter
 from bot.adapters.telegram_render import callback_data_for, utf16_len
 from bot.app import App, build_app
@@ -32,6 +33,7 @@ from bot.chat import (
     MaybeDelivered,
     PlatformLimits,
     Post,
+    PublishesCommands,
     Rejected,
     Transient,
     bold,
@@ -473,3 +475,11 @@ async def test_the_token_never_reaches_the_logs(
     assert "Set Bot API URL" in logged  # PTB's DEBUG lines were captured ...
     secret = api.token.split(":", 1)[1]
     assert secret.lower() not in logged.lower()  # ... without the token
+
+
+def test_only_adapters_with_a_command_menu_publish_one() -> None:
+    telegram = TelegramAdapter(token="1:x", api_base="http://127.0.0.1:9/bot")
+    assert isinstance(telegram, PublishesCommands)
+    assert telegram.username == ""  # not started: the check must not need a connection
+    console = ConsoleAdapter(user="ann", on_eof=lambda: None)
+    assert not isinstance(console, PublishesCommands)

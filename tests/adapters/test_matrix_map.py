@@ -8,8 +8,13 @@ from typing import Any
 import pytest
 from nio import Event, InviteEvent, MatrixRoom, RoomSendError
 
-from bot.adapters.matrix import error_for, to_incoming
-from bot.adapters.matrix_render import after_own_join, invite_decision, left_alone
+from bot.adapters.matrix_map import (
+    after_own_join,
+    error_for,
+    invite_decision,
+    left_alone,
+    to_incoming,
+)
 from bot.chat import (
     ChatGone,
     ChatKind,

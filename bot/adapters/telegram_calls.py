@@ -1,0 +1,100 @@
+"""One Bot API call each, from a rendered payload (I/O through PTB's bot; no adapter state)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from telegram import BotCommand, LinkPreviewOptions, Message, ReplyParameters
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ExtBot
+
+from bot.adapters.telegram_map import markup
+from bot.adapters.telegram_render import SEND_PHOTO, Payload
+from bot.chat.text import truncate, utf16_len
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+COMMAND_SUMMARY_MAX = 256  # Telegram's limit for a command's description
+
+
+def bot_command(name: str, summary: str) -> BotCommand:
+    """A menu entry; a long summary is cut (between whole characters) to Telegram's limit."""
+    return BotCommand(name, truncate(summary, COMMAND_SUMMARY_MAX, measure=utf16_len))
+
+
+async def send_payload(
+    bot: ExtBot[Any], chat_id: str, payload: Payload, reply_to: str | None
+) -> Message:
+    """sendMessage or sendPhoto; a reply to a message that is gone is sent without the quote."""
+    reply = None
+    if reply_to is not None and reply_to.isdigit():
+        reply = ReplyParameters(int(reply_to), allow_sending_without_reply=True)
+    keyboard = markup(payload.keyboard)
+    if payload.method == SEND_PHOTO:
+        assert payload.photo is not None
+        return await bot.send_photo(
+            chat_id,
+            payload.photo,
+            caption=payload.html or None,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard,
+            reply_parameters=reply,
+        )
+    return await bot.send_message(
+        chat_id,
+        payload.html,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard,
+        reply_parameters=reply,
+        link_preview_options=LinkPreviewOptions(is_disabled=not payload.link_preview),
+    )
+
+
+async def pin(bot: ExtBot[Any], chat_id: str, message_id: int) -> None:
+    """Pin where the bot may; the post is out either way, so a refusal is only logged."""
+    try:
+        await bot.pin_chat_message(chat_id, message_id, disable_notification=True)
+    except TelegramError as exc:
+        log.warning("telegram: could not pin a post: %s", type(exc).__name__)
+
+
+async def edit_message(
+    bot: ExtBot[Any], chat_id: str, message_id: int, last: Payload, caption: str
+) -> None:
+    """Edit a message's text to `last`, or, for a photo (no text to edit), its caption."""
+    keyboard = markup(last.keyboard)
+    if last.method != SEND_PHOTO:
+        preview = LinkPreviewOptions(is_disabled=not last.link_preview)
+        try:
+            await _unless_unchanged(
+                bot.edit_message_text(
+                    last.html,
+                    chat_id,
+                    message_id,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard,
+                    link_preview_options=preview,
+                )
+            )
+            return
+        except BadRequest as exc:
+            if "no text in the message" not in str(exc).lower():
+                raise
+    await _unless_unchanged(
+        bot.edit_message_caption(
+            chat_id, message_id, caption=caption, parse_mode=ParseMode.HTML, reply_markup=keyboard
+        )
+    )
+
+
+async def _unless_unchanged(call: Awaitable[T]) -> None:
+    """An edit to the same content is a success (Telegram answers 400 "not modified")."""
+    try:
+        await call
+    except BadRequest as exc:
+        if "message is not modified" not in str(exc).lower():
+            raise
