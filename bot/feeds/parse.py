@@ -23,6 +23,7 @@ import feedparser
 import lxml.etree
 import lxml.html
 
+from bot.chat.text import truncate
 from bot.feeds.article import Article, canonical_url, text_hash
 
 SUMMARY_MAX = 600
@@ -402,7 +403,7 @@ def cut_text(text: str, limit: int) -> str:
     head = text[:space].rstrip(_TRAILING_JUNK)
     if len(head) >= limit // 2:
         return head + "…"
-    return text[: limit - 1].rstrip() + "…"
+    return truncate(text, limit, at_word=False)  # mid-word, but never mid-emoji
 
 
 # --- narrowing feedparser's values -----------------------------------------
