@@ -116,10 +116,6 @@ KNOWN_BUGS: dict[tuple[str, str], str] = {
         "(bot/adapters/matrix.py:456), so an edit back to an earlier text is deduplicated "
         "by the homeserver and the room keeps showing the later one (issue 14)"
     ),
-    ("test_long_text_is_cut_at_the_limit_keeping_emoji_whole", "matrix"): (
-        "Matrix cuts long text by code points (bot/adapters/matrix_render.py:207), "
-        "splitting emoji sequences (issue 12 item 4)"
-    ),
     ("test_edit_a_text_post_into_one_with_an_image", "telegram"): (
         "Telegram picks the edit method from the new post, not from what was sent "
         "(bot/adapters/telegram.py:537-558): editMessageCaption on a text message (issue 14)"
