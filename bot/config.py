@@ -33,6 +33,7 @@ from pydantic import (
 
 from bot.donations.money import exponent as currency_exponent
 from bot.donations.money import to_minor
+from bot.i18n import DEFAULT_LANGUAGE, supported_languages
 
 
 class ConfigError(Exception):
@@ -83,6 +84,17 @@ def _matrix_user_id(value: str) -> str:
 MatrixUserId = Annotated[str, AfterValidator(_matrix_user_id)]
 
 
+def _known_language(value: str) -> str:
+    """A language the bot ships a catalogue for (bot/locales/<code>)."""
+    supported = supported_languages()
+    if value not in supported:
+        raise ValueError(f"unknown language {value!r} (supported: {', '.join(supported)})")
+    return value
+
+
+LanguageCode = Annotated[str, AfterValidator(_known_language)]
+
+
 def _environ(info: ValidationInfo) -> Mapping[str, str]:
     context = info.context if isinstance(info.context, dict) else {}
     environ = context.get("environ")
@@ -105,6 +117,8 @@ class BotSection(Section):
     name: str = "Outreach bot"
     welcome: str = "I post our new articles, take donations for our campaigns and report progress."
     commands_per_minute: int = Field(default=20, ge=1, le=1000)
+    # Who has chosen nothing, and whose chat app tells nothing, reads this language.
+    language: LanguageCode = DEFAULT_LANGUAGE
 
 
 class StorageSection(Section):
@@ -181,6 +195,8 @@ class ChannelEntry(Section):
     name: Slug
     platform: Literal["telegram", "matrix", "console"]
     chat: str = Field(min_length=1)
+    # Everything posted to the channel is in this language ([bot] language when unset).
+    language: LanguageCode | None = None
 
 
 class FeedEntry(Section):
@@ -194,6 +210,18 @@ class FeedEntry(Section):
     topics: dict[str, str] = {}
     allow_private: bool = False
     edit_on_update: bool = False
+
+
+# What people read of a campaign can be translated; the earmark (the treasurer's key,
+# sent with every payment) and the figures cannot.
+TRANSLATABLE_CAMPAIGN_FIELDS = ("title", "description")
+
+
+class CampaignText(Section):
+    """`[campaigns.translations.<lang>]`: the campaign's title and description in one language."""
+
+    title: str | None = Field(default=None, min_length=1)
+    description: str | None = None
 
 
 class CampaignEntry(Section):
@@ -211,6 +239,17 @@ class CampaignEntry(Section):
     channels: list[str] = []
     provider: Literal["stripe", "static"] = "static"
     milestones: list[Annotated[int, Field(ge=1, le=1000)]] = [25, 50, 75, 100]
+    translations: dict[LanguageCode, CampaignText] = {}
+
+    def title_in(self, language: str) -> str:
+        """The title in `language` when translated, else the configured one."""
+        text = self.translations.get(language)
+        return text.title if text and text.title else self.title
+
+    def description_in(self, language: str) -> str:
+        """The description in `language` when translated, else the configured one."""
+        text = self.translations.get(language)
+        return text.description if text and text.description else self.description
 
     @field_validator("amounts")
     @classmethod
@@ -307,6 +346,10 @@ class Config(Section):
         }
         return [name for name, section in sections.items() if section.enabled]
 
+    def channel_language(self, channel: ChannelEntry) -> str:
+        """The language of everything posted to `channel`."""
+        return channel.language or self.bot.language
+
     def database_path(self) -> Path:
         path = Path(self.storage.path).expanduser()
         return path if path.is_absolute() else self.base_dir / path
@@ -328,6 +371,8 @@ class Config(Section):
 def _key_path(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad dict key: the key is the part before
+            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
@@ -338,10 +383,21 @@ _MESSAGES = {
 }
 
 
+def _untranslatable(loc: tuple[int | str, ...]) -> str | None:
+    """The message for a `[campaigns.translations.<lang>]` key that is not translatable text."""
+    if len(loc) < 3 or loc[-3] != "translations":
+        return None
+    allowed = ", ".join(TRANSLATABLE_CAMPAIGN_FIELDS)
+    note = "; the earmark stays one fixed string" if loc[-1] == "earmark" else ""
+    return f"not a translatable campaign field (translatable: {allowed}){note}"
+
+
 def _structural_problems(error: ValidationError) -> list[str]:
     problems = []
     for item in error.errors():
         message = _MESSAGES.get(item["type"], item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = _untranslatable(item["loc"]) or message
         problems.append(f"{_key_path(item['loc'])}: {message}")
     return problems
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.chat import ChatRef, Incoming
-from bot.donations.campaigns import Campaign
+from bot.donations.campaigns import Campaign, CampaignTranslation
 from bot.donations.events import HANDLED_TYPES
 from bot.donations.ledger import Ledger
 from bot.donations.money import to_minor
@@ -134,6 +134,10 @@ def campaign_from_config(entry: CampaignEntry) -> Campaign:
         channels=tuple(entry.channels),
         provider=entry.provider,
         milestones=tuple(sorted(set(entry.milestones))),
+        translations=tuple(
+            (code, CampaignTranslation(t.title or "", t.description or ""))
+            for code, t in sorted(entry.translations.items())
+        ),
     )
 
 

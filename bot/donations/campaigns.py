@@ -12,6 +12,14 @@ UNASSIGNED = "unassigned"
 
 
 @dataclass(frozen=True, slots=True)
+class CampaignTranslation:
+    """A campaign's title and description in one language ("" where not translated)."""
+
+    title: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Campaign:
     """One fundraising campaign as configured, with every amount in minor units."""
 
@@ -29,6 +37,16 @@ class Campaign:
     channels: tuple[str, ...] = ()
     provider: str = "static"
     milestones: tuple[int, ...] = (25, 50, 75, 100)
+    translations: tuple[tuple[str, CampaignTranslation], ...] = ()  # (language code, text)
+
+    def title_in(self, language: str) -> str:
+        """The title people read in `language` ("ru"), else the configured title."""
+        return dict(self.translations).get(language, CampaignTranslation()).title or self.title
+
+    def description_in(self, language: str) -> str:
+        """The description in `language`, else the configured one."""
+        text = dict(self.translations).get(language, CampaignTranslation())
+        return text.description or self.description
 
 
 @dataclass(frozen=True, slots=True)
