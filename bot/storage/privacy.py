@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 from bot.storage import ledger as lq
+from bot.storage import people
 from bot.storage.db import Database
 
 
@@ -16,6 +17,7 @@ class PersonalRecords:
     audit_entries: int
     announcements: int
     thank_links: int  # pending "tell me when my donation arrives" links
+    language: str | None = None  # their /language choice
 
 
 def _marks(values: list[str]) -> str:
@@ -44,6 +46,7 @@ async def records_of(
         audit_entries=int(audit[0]) if audit else 0,
         announcements=int(authored[0]) if authored else 0,
         thank_links=await lq.thank_links_of(db, platform, chat_ids),
+        language=await people.language_of(db, platform, chat_ids),
     )
 
 
@@ -63,6 +66,7 @@ async def erase(db: Database, platform: str, chat_ids: list[str], actor: str) ->
             "UPDATE audit_log SET actor = 'forgotten user' WHERE actor = ?", (actor,)
         )
         await lq.forget_thank_links(conn, platform, chat_ids)
+        await people.forget(conn, platform, chat_ids)
         await conn.execute(
             "UPDATE announcements SET author = 'forgotten user', report_chat = NULL, "
             "report_message = NULL WHERE author = ?",
