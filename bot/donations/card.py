@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from datetime import date
+from importlib import resources
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -25,6 +27,37 @@ FILL = (214, 64, 50)
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
+# Noto Sans (OFL-1.1, from the fontpkg-noto-sans dependency) has every Latin, Cyrillic
+# and Greek letter our readers write; Pillow's built-in font draws Cyrillic and even
+# "é" as empty boxes.
+FONT_PACKAGE = "fontpkg_noto_sans"
+
+
+def _font_bytes() -> bytes:
+    folder = resources.files(FONT_PACKAGE) / "files"
+    upright = sorted(
+        f.name
+        for f in folder.iterdir()
+        if f.name.startswith("NotoSans") and f.name.endswith(".ttf") and "Italic" not in f.name
+    )
+    if not upright:
+        raise FileNotFoundError(f"no upright Noto Sans .ttf in the {FONT_PACKAGE} package")
+    return (folder / upright[0]).read_bytes()
+
+
+@functools.cache
+def card_font(size: int, weight: int = 400) -> ImageFont.FreeTypeFont:
+    """Noto Sans at `size` pixels and `weight` (400 regular, 700 bold), loaded once each."""
+    font = ImageFont.truetype(io.BytesIO(_font_bytes()), size)
+    try:
+        axes = font.get_variation_axes()
+    except OSError:  # a static (non-variable) font: one weight only
+        return font
+    font.set_variation_by_axes(
+        [float(weight) if a["name"] == b"Weight" else float(a["default"] or 0) for a in axes]
+    )
+    return font
+
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> str:
     """`text`, shortened with an ellipsis until it fits in `width` pixels."""
@@ -37,8 +70,8 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> str:
 
 def _row(draw: ImageDraw.ImageDraw, top: int, p: Progress, today: date) -> None:
     c = p.campaign
-    title = ImageFont.load_default(size=26)
-    body = ImageFont.load_default(size=19)
+    title = card_font(26, weight=600)
+    body = card_font(19)
     inner = WIDTH - 2 * MARGIN
     draw.text((MARGIN, top), _fit(draw, c.title, title, inner), font=title, fill=INK)
     bar_top = top + 44
