@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,14 @@ def test_money_by_locale(code: str) -> None:
         for minor in (50, 1_234_050)
     ] + [lang.money(12_340, "JPY")]
     assert shown == [s.replace(" ", NBSP) for s in MONEY[code]]
+
+
+def test_every_catalogue_is_package_data() -> None:
+    """A wheel carries what pyproject's package-data names: every catalogue must match."""
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = pyproject["tool"]["setuptools"]["package-data"]["bot"]
+    package = PROJECT_ROOT / "bot"
+    files = [p.relative_to(package) for p in (package / "locales").rglob("*.po*")]
+    assert len(files) == len(LANGUAGES) + 1
+    unshipped = [f for f in files if not any(f.match(g) for g in globs)]
+    assert unshipped == []
