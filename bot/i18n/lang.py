@@ -19,7 +19,6 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 
-from bot.donations.money import to_major
 from bot.i18n.catalogues import (
     DEFAULT_LANGUAGE,
     UnknownLanguage,
@@ -136,6 +135,10 @@ class Lang:
         Minor units follow the bot's (Stripe's) exponent table (JPY 0, KWD 3); the display
         follows Babel's currency digits, and whole amounts drop their zero decimals.
         """
+        # Imported here, not at the top: bot.i18n stays a leaf every layer can import, and
+        # bot.donations' package (ledger, renderers) will itself import bot.i18n.
+        from bot.donations.money import to_major  # noqa: PLC0415
+
         major = to_major(minor_units, currency)
         pattern = self.locale.currency_formats["standard"].pattern
         if major == major.to_integral_value():

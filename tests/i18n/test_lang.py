@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -137,3 +139,12 @@ def test_numbers_and_dates(code: str, number: str, percent: str, medium: str, lo
 def test_money_minor_units(minor: int, currency: str, en: str, ru: str) -> None:
     assert Lang.of("en").money(minor, currency) == en
     assert Lang.of("ru").money(minor, currency) == ru.replace(" ", NBSP)
+
+
+def test_importing_languages_pulls_in_no_service() -> None:
+    """bot.i18n is a leaf: renderers in bot.donations import it without an import cycle."""
+    code = "import sys, bot.i18n; print(sorted(m for m in sys.modules if m.startswith('bot.')))"
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert shown.stdout.strip() == "['bot.i18n', 'bot.i18n.catalogues', 'bot.i18n.lang']"
