@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from bot.donations.money import exponent as currency_exponent
-from bot.donations.money import to_minor
+from bot.donations.money import payable_problem, to_minor
 from bot.i18n import DEFAULT_LANGUAGE, supported_languages
 
 
@@ -442,6 +442,12 @@ def _cross_reference_problems(cfg: Config, environ: Mapping[str, str]) -> list[s
     for i, campaign in enumerate(cfg.campaigns):
         if campaign.highlight is not None and campaign.highlight not in campaign.amounts:
             problems.append(f"campaigns[{i}].highlight: {campaign.highlight} is not in amounts")
+        for j, amount in enumerate(campaign.amounts):
+            problem = payable_problem(to_minor(amount, campaign.currency), campaign.currency)
+            if problem:
+                problems.append(
+                    f"campaigns[{i}].amounts[{j}]: {amount} {campaign.currency}: {problem}"
+                )
     return problems
 
 

@@ -207,7 +207,7 @@ async def record(incoming: Incoming, ctx: Context, d: Donations) -> Reply:
     if not re.fullmatch(r"[A-Z]{3}", currency):
         return Post.text(f"“{parts[2]}” is not a currency code like USD or EUR.")
     try:
-        amount = parse_amount(amount_text, currency)
+        amount = parse_amount(amount_text, currency, payable=False)
     except AmountError as exc:
         return Post.text(str(exc))
     entry_id = await d.ledger.record_gift(campaign.id, amount, currency, note)

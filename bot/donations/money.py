@@ -8,7 +8,9 @@ reading config and chat input, and showing amounts to people.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 
 # Stripe's zero-decimal and three-decimal currencies; every other currency has two decimals.
 # https://docs.stripe.com/currencies#zero-decimal
@@ -32,10 +34,48 @@ _ZERO_DECIMAL = frozenset(
         "XPF",
     ]
 )
+# Stripe takes these with three decimals, but card networks only settle whole tens of the
+# minor unit: the last digit must be 0 (KWD 1.230, not 1.234).
 _THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
+# Stripe takes ISK as a two-decimal currency for backwards compatibility, but only whole
+# krónur: 500 ISK is sent as 50000.
+_WHOLE_UNITS_ONLY = frozenset(["ISK"])
 
 # The largest amount Stripe takes in one payment (8 digits in minor units).
 MAX_MINOR = 99_999_999
+
+# Stripe's minimum charge per currency, in minor units, from its published table
+# (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts). For a currency
+# not listed, Stripe asks for the equivalent of the settlement currency's minimum at the
+# day's exchange rate, which only Stripe can check.
+MINIMUM_CHARGE: Mapping[str, int] = MappingProxyType(
+    {
+        "USD": 50,
+        "AED": 200,
+        "AUD": 50,
+        "BGN": 100,
+        "BRL": 50,
+        "CAD": 50,
+        "CHF": 50,
+        "CZK": 1500,
+        "DKK": 250,
+        "EUR": 50,
+        "GBP": 30,
+        "HKD": 400,
+        "HUF": 17500,
+        "INR": 50,
+        "JPY": 50,
+        "MXN": 1000,
+        "MYR": 200,
+        "NOK": 300,
+        "NZD": 50,
+        "PLN": 200,
+        "RON": 200,
+        "SEK": 300,
+        "SGD": 50,
+        "THB": 1000,
+    }
+)
 
 _SYMBOLS = {
     "USD": "$",
@@ -49,7 +89,32 @@ _SYMBOLS = {
     "CAD": "CA$",
     "AUD": "A$",
 }
-_SYMBOL_CHARS = "$€£¥₩₹₪₴"
+_DOLLARS = frozenset(
+    ["USD", "CAD", "AUD", "NZD", "SGD", "HKD", "TWD", "MXN", "ARS", "CLP", "COP", "UYU"]
+)
+# What a sign typed before or after a number can mean; "$" alone is any dollar or peso.
+_SIGN_CURRENCIES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "$": _DOLLARS,
+        "US$": frozenset(["USD"]),
+        "CA$": frozenset(["CAD"]),
+        "C$": frozenset(["CAD"]),
+        "A$": frozenset(["AUD"]),
+        "NZ$": frozenset(["NZD"]),
+        "HK$": frozenset(["HKD"]),
+        "S$": frozenset(["SGD"]),
+        "R$": frozenset(["BRL"]),
+        "€": frozenset(["EUR"]),
+        "£": frozenset(["GBP", "GIP", "FKP", "SHP"]),
+        "¥": frozenset(["JPY", "CNY"]),
+        "₩": frozenset(["KRW"]),
+        "₹": frozenset(["INR"]),
+        "₪": frozenset(["ILS"]),
+        "₴": frozenset(["UAH"]),
+        "₽": frozenset(["RUB"]),
+    }
+)
+_TYPED = re.compile(r"^(?P<before>[^\d\s.,-]*)\s*(?P<number>[\d.,]+)\s*(?P<after>[^\d\s.,]*)$")
 _NUMBER = re.compile(r"^(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?$")
 
 
@@ -99,19 +164,52 @@ def amount_argument(amount: int, currency: str) -> str:
     return format(to_major(amount, currency).normalize(), "f")
 
 
-def parse_amount(text: str, currency: str) -> int:
+def payable_problem(amount: int, currency: str) -> str | None:
+    """Why Stripe would refuse to charge `amount` minor units of `currency`, for a person;
+    None when it would take it."""
+    code = currency.upper()
+    if amount <= 0:
+        return "The amount must be more than zero."
+    if code in _THREE_DECIMAL and amount % 10:
+        example = to_major(amount - amount % 10 + 10, code)
+        return f"{code} amounts must end in 0, like {example}."
+    if code in _WHOLE_UNITS_ONLY and amount % 100:
+        return f"{code} amounts have no decimals."
+    minimum = MINIMUM_CHARGE.get(code)
+    if minimum is not None and amount < minimum:
+        smallest = format_amount(minimum, code)
+        return f"The smallest amount is {smallest}."
+    if amount > MAX_MINOR:
+        limit = format_amount(MAX_MINOR, code)
+        return f"That is more than one payment can take (at most {limit})."
+    return None
+
+
+def _check_sign(sign: str, text: str, code: str) -> None:
+    """A sign or code typed beside the number must name the campaign's currency."""
+    label = sign.upper()
+    if label in {"", code} or code in _SIGN_CURRENCIES.get(label, ()):
+        return
+    if label in _SIGN_CURRENCIES or re.fullmatch(r"[A-Z]{3}", label):
+        raise AmountError(f"This campaign takes {code}: type the amount in {code}.")
+    raise AmountError(f"“{text}” is not an amount. Type a number, like 50.")
+
+
+def parse_amount(text: str, currency: str, *, payable: bool = True) -> int:
     """An amount typed in a chat ("50", "$50", "1,000", "12.50", "50 usd") in minor units.
 
+    With `payable` (the default) the amount must also be one Stripe will charge: at
+    least the currency's minimum, three-decimal amounts ending in 0, whole ISK.
+    A currency sign or code that names another currency is refused, never converted.
     Raises AmountError with a message fit to show the person.
     """
     code = currency.upper()
-    cleaned = text.strip()
-    if cleaned[-3:].upper() == code:
-        cleaned = cleaned[:-3].strip()
-    cleaned = cleaned.lstrip(_SYMBOL_CHARS).strip()
-    match = _NUMBER.match(cleaned)
-    if match is None:
+    typed = _TYPED.match(text.strip())
+    match = _NUMBER.match(typed.group("number")) if typed else None
+    if typed is None or match is None:
         raise AmountError(f"“{text}” is not an amount. Type a number, like 50.")
+    _check_sign(typed.group("before"), text, code)
+    _check_sign(typed.group("after"), text, code)
     try:
         value = Decimal(match.group("int").replace(",", "") + "." + (match.group("frac") or "0"))
     except InvalidOperation:  # pragma: no cover - the pattern admits only digits
@@ -125,7 +223,9 @@ def parse_amount(text: str, currency: str) -> int:
         if places == 0:
             raise AmountError(f"{code} amounts have no decimals.") from None
         raise AmountError(f"{code} amounts have at most {places} decimals.") from None
-    if minor > MAX_MINOR:
-        limit = format_amount(MAX_MINOR, code)
-        raise AmountError(f"That is more than one payment can take (at most {limit}).")
+    problem = payable_problem(minor, code) if payable else None
+    if problem is None and minor > MAX_MINOR:
+        problem = payable_problem(minor, code)
+    if problem is not None:
+        raise AmountError(problem)
     return minor
