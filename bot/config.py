@@ -442,6 +442,13 @@ def _cross_reference_problems(cfg: Config, environ: Mapping[str, str]) -> list[s
     for i, campaign in enumerate(cfg.campaigns):
         if campaign.highlight is not None and campaign.highlight not in campaign.amounts:
             problems.append(f"campaigns[{i}].highlight: {campaign.highlight} is not in amounts")
+    return problems + _unpayable_amounts(cfg)
+
+
+def _unpayable_amounts(cfg: Config) -> list[str]:
+    """Suggested amounts Stripe would refuse to charge (below the minimum, KWD 1.234)."""
+    problems = []
+    for i, campaign in enumerate(cfg.campaigns):
         for j, amount in enumerate(campaign.amounts):
             problem = payable_problem(to_minor(amount, campaign.currency), campaign.currency)
             if problem:

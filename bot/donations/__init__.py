@@ -40,14 +40,18 @@ Job = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def choice_key(incoming: Incoming, choice: str) -> str:
-    """The idempotency key for one donation choice made by one message or button press.
+    """The idempotency key for one donation choice made by one person's message or tap.
 
     The same tap delivered twice gives the same key, so the provider makes one
-    payment page; another message (a new choice) gives another.
+    payment page; another message (a new choice) gives another. The sender is part
+    of the key: under a group's menu everyone presses the same message's button,
+    and each person must get their own payment page.
     """
     if incoming.message_id is None:
         return "outreach-donate-" + secrets.token_hex(16)
-    raw = f"{incoming.platform}\n{incoming.chat.id}\n{incoming.message_id}\n{choice}"
+    raw = "\n".join(
+        [incoming.platform, incoming.chat.id, incoming.sender.id, incoming.message_id, choice]
+    )
     return "outreach-donate-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 

@@ -8,6 +8,12 @@ from urllib.parse import quote
 from bot.donations.campaigns import Campaign
 from bot.donations.money import amount_argument
 
+# Every Checkout Session and subscription the bot creates carries this metadata entry
+# (beside `campaign` and `earmark`, in both metadata sets), so the ledger can tell the
+# bot's payments from everything else on the same Stripe account.
+SOURCE_KEY = "source"
+SOURCE_VALUE = "outreach-bot"
+
 
 class ProviderError(Exception):
     """The payment service failed or refused; the message is fit to show a person.

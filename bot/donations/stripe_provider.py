@@ -19,7 +19,8 @@ from stripe.params import EventListParams, PriceCreateParams
 from stripe.params.checkout import SessionCreateParams, SessionCreateParamsLineItem
 
 from bot.donations.campaigns import Campaign
-from bot.donations.providers import BadSignature, ProviderError
+from bot.donations.money import MINIMUM_CHARGE
+from bot.donations.providers import SOURCE_KEY, SOURCE_VALUE, BadSignature, ProviderError
 from bot.donations.reconcile import EventsPage, UnknownCursor
 from bot.storage import Database
 from bot.storage import ledger as lq
@@ -32,6 +33,14 @@ WEBHOOK_TOLERANCE = 300  # seconds a signed webhook stays acceptable (Stripe's d
 FUTURE_SKEW = 60  # seconds a signature's timestamp may run ahead of our clock
 
 _TRANSIENT = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
+
+
+class MissingPrice(ProviderError):
+    """Stripe no longer has a stored Price the session named (deleted, or another account)."""
+
+    def __init__(self, price_id: str) -> None:
+        super().__init__("The payment page needs setting up again.", transient=True)
+        self.price_id = price_id
 
 
 def verify_signature(
@@ -59,25 +68,40 @@ def verify_signature(
 
 
 def _problem(exc: stripe.StripeError, doing: str) -> ProviderError:
-    # Type, status and request id only: Stripe's messages may quote parameters.
+    """The person sees a short sentence with a reference; the log keeps what Stripe said.
+
+    Stripe's own text is for the organisers: it can name modes, keys and parameters
+    ("a similar object exists in test mode") and must not reach a public chat.
+    """
+    reference = secrets.token_hex(4)
     log.warning(
-        "stripe %s failed: %s (HTTP %s, request %s)",
+        "stripe %s failed (reference %s): %s %s (HTTP %s, request %s, code %s)",
         doing,
+        reference,
         type(exc).__name__,
+        exc.user_message or "",
         exc.http_status,
         exc.request_id,
+        exc.code,
     )
     if isinstance(exc, _TRANSIENT):
         return ProviderError(
             "The payment service is not answering right now. Please try again in a minute.",
             transient=True,
         )
-    if isinstance(exc, stripe.InvalidRequestError) and exc.user_message:
-        return ProviderError(f"The payment service refused: {exc.user_message}", transient=False)
+    if exc.code == "amount_too_small":
+        return ProviderError(
+            "That amount is below the smallest payment the card service takes.", transient=False
+        )
     return ProviderError(
-        "Payments are not working right now; the organisers need to check the setup.",
+        f"Payments are not working right now; the organisers can look it up as {reference}.",
         transient=False,
     )
+
+
+def key_mode(secret_key: str) -> str:
+    """ "test" or "live", from the key's prefix (sk_test_, rk_live_, ...)."""
+    return "live" if secret_key.startswith(("sk_live_", "rk_live_")) else "test"
 
 
 class StripeApi:
@@ -116,22 +140,57 @@ class StripeApi:
         if http is not None:
             await http.close_async()  # type: ignore[no-untyped-call]  # untyped in stripe 16
 
+    @property
+    def mode(self) -> str:
+        """ "test" or "live": which of the account's two worlds this key sees."""
+        return key_mode(self._secret_key)
+
+    @property
+    def account_ref(self) -> str:
+        """Names the account and mode the key belongs to, without holding the key."""
+        return f"{self.mode}:{_digest(self._secret_key)[:16]}"
+
     async def create_checkout_session(self, params: SessionCreateParams, key: str) -> str:
-        """Create (or, for a repeated key, get back) a Checkout Session; its URL."""
+        """A Checkout Session a donor can still pay; its URL.
+
+        A repeated `key` gives back the session made for it, unless Stripe now reports
+        that one `complete` or `expired`: then a fresh session is made, so a paid or
+        timed-out page is never handed out again. Raises ProviderError.
+        """
         sessions = self.client().v1.checkout.sessions
         try:
-            try:
-                session = await sessions.create_async(params, {"idempotency_key": key})
-            except stripe.IdempotencyError:
-                # The same choice came back with different parameters (a new thank-you
-                # token after the first was used): that is a new session, not a replay.
-                fresh = f"{key}:{secrets.token_hex(4)}"
+            session = await self._create_session(params, key)
+            if _replayed(session) and await self._is_done(session.id):
+                # Someone paid (or let it lapse); this tap wants a new page.
+                fresh = f"{key}:{secrets.token_hex(8)}"
                 session = await sessions.create_async(params, {"idempotency_key": fresh})
+        except stripe.InvalidRequestError as exc:
+            missing = _missing_price(exc, params)
+            if missing is not None:
+                raise MissingPrice(missing) from None
+            raise _problem(exc, "checkout session") from None
         except stripe.StripeError as exc:
             raise _problem(exc, "checkout session") from None
         if not session.url:
             raise ProviderError("The payment service gave no payment page.", transient=True)
         return session.url
+
+    async def _create_session(
+        self, params: SessionCreateParams, key: str
+    ) -> stripe.checkout.Session:
+        sessions = self.client().v1.checkout.sessions
+        try:
+            return await sessions.create_async(params, {"idempotency_key": key})
+        except stripe.IdempotencyError:
+            # The same choice came back with different parameters (a new thank-you
+            # token after the first was used): that is a new session, not a replay.
+            fresh = f"{key}:{secrets.token_hex(8)}"
+            return await sessions.create_async(params, {"idempotency_key": fresh})
+
+    async def _is_done(self, session_id: str) -> bool:
+        """Whether Stripe reports the session `complete` or `expired` now."""
+        current = await self.client().v1.checkout.sessions.retrieve_async(session_id)
+        return current.status in {"complete", "expired"}
 
     async def create_price(self, params: PriceCreateParams, key: str) -> str:
         try:
@@ -171,6 +230,22 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def _missing_price(exc: stripe.InvalidRequestError, params: SessionCreateParams) -> str | None:
+    """The stored Price id Stripe says it does not have, if that is what it refused."""
+    if exc.code != "resource_missing" or not (exc.param or "").endswith("[price]"):
+        return None
+    for item in params.get("line_items", []):
+        if "price" in item:
+            return item["price"]
+    return None
+
+
+def _replayed(obj: stripe.StripeObject) -> bool:
+    """Whether Stripe answered from its idempotency store (the object as it was then)."""
+    response = obj.last_response
+    return response is not None and response.headers.get("idempotent-replayed") == "true"
+
+
 class StripeLinks:
     """Payment links as Stripe Checkout Sessions, one per donation choice."""
 
@@ -200,8 +275,23 @@ class StripeLinks:
         idempotency_key: str,
         thank_token: str | None,
     ) -> str:
-        """A Checkout Session URL; the campaign and earmark travel in both metadata sets."""
-        metadata = {"campaign": campaign.id, "earmark": campaign.earmark}
+        """A Checkout Session URL; campaign, earmark and the bot's marker travel in both
+        metadata sets. A stored "any amount" Price Stripe no longer has is made again."""
+        try:
+            return await self._session(campaign, amount_minor, idempotency_key, thank_token)
+        except MissingPrice as exc:
+            log.warning("stripe has no price %s any more; making it again", exc.price_id)
+            await self.custom_price(campaign, replacing=exc.price_id)
+            return await self._session(campaign, amount_minor, idempotency_key, thank_token)
+
+    async def _session(
+        self, campaign: Campaign, amount_minor: int | None, key: str, thank_token: str | None
+    ) -> str:
+        metadata = {
+            "campaign": campaign.id,
+            "earmark": campaign.earmark,
+            SOURCE_KEY: SOURCE_VALUE,
+        }
         session_metadata = dict(metadata)
         if thank_token:
             session_metadata["thank_token"] = thank_token
@@ -221,7 +311,7 @@ class StripeLinks:
             "success_url": self.success_url,
             "cancel_url": self.cancel_url,
         }
-        return await self.api.create_checkout_session(params, idempotency_key)
+        return await self.api.create_checkout_session(params, key)
 
     async def _line_item(
         self, campaign: Campaign, amount_minor: int | None
@@ -237,20 +327,50 @@ class StripeLinks:
             "quantity": 1,
         }
 
-    async def custom_price(self, campaign: Campaign) -> str:
-        """The campaign's "any amount" Price (customer-chosen), created once and stored."""
+    def _price_key(self, campaign: Campaign) -> str:
+        # Stored per account and mode: a test-mode Price does not exist for a live key.
         preset = campaign.highlight or (campaign.amounts[0] if campaign.amounts else None)
-        key = f"custom-price:{campaign.id}:{campaign.currency}:{preset}:{_digest(campaign.title)}"
+        return (
+            f"custom-price:{self.api.account_ref}:{campaign.id}:{campaign.currency}:{preset}:"
+            f"{_digest(campaign.title)}"
+        )
+
+    async def _stored_price(self, key: str) -> tuple[str, str | None]:
+        """The key the current Price is stored under, and its id (None: none yet).
+
+        A replaced Price is stored under "<key>:after:<old id>": storage keeps one id
+        per key, and following the chain finds the newest.
+        """
+        stored = await lq.get_stripe_object(self.db, key)
+        while stored is not None:
+            newer = await lq.get_stripe_object(self.db, f"{key}:after:{stored}")
+            if newer is None:
+                break
+            key, stored = f"{key}:after:{stored}", newer
+        return key, stored
+
+    async def custom_price(self, campaign: Campaign, *, replacing: str | None = None) -> str:
+        """The campaign's "any amount" Price (customer-chosen), created once and stored.
+
+        `replacing`: Stripe says it has no Price with this id; make a new one.
+        """
+        base = self._price_key(campaign)
         async with self._price_lock:
-            stored = await lq.get_stripe_object(self.db, key)
-            if stored is not None:
+            key, stored = await self._stored_price(base)
+            if stored is not None and stored != replacing:
                 return stored
+            if stored is not None:
+                key = f"{key}:after:{stored}"
+            code = campaign.currency.upper()
             params: PriceCreateParams = {
-                "currency": campaign.currency.lower(),
+                "currency": code.lower(),
                 "custom_unit_amount": {"enabled": True},
                 "product_data": {"name": campaign.title},
-                "metadata": {"campaign": campaign.id},
+                "metadata": {"campaign": campaign.id, SOURCE_KEY: SOURCE_VALUE},
             }
+            if code in MINIMUM_CHARGE:
+                params["custom_unit_amount"]["minimum"] = MINIMUM_CHARGE[code]
+            preset = campaign.highlight or (campaign.amounts[0] if campaign.amounts else None)
             if preset:
                 params["custom_unit_amount"]["preset"] = preset
             price_id = await self.api.create_price(params, "outreach-price-" + _digest(key))

@@ -237,3 +237,29 @@ async def test_when_no_campaign_is_active(tmp_path: Path, db: Database) -> None:
     chat = Chat(make_router(h))
     assert "No campaign is taking donations" in render_plain(await chat.send("/donate"))
     assert "No campaign is running" in render_plain(await chat.send("/progress"))
+
+
+async def _press(router: CommandRouter, user: str) -> str:
+    """Alice or Bob taps "$50" under the bot's menu in a group; the payment page's URL."""
+    group = ChatRef("console", "group", ChatKind.GROUP)
+    # A button press carries the id of the bot's menu message, the same for everyone.
+    tap = Incoming(group, Sender("console", user), "/donate russia 50", "menu-1")
+    reply = await router.handle(tap)
+    assert isinstance(reply, Post)
+    (url,) = [b.url for row in reply.buttons for b in row if b.url]
+    return url
+
+
+async def test_two_people_pressing_the_same_button_in_a_group_get_two_sessions(
+    tmp_path: Path, db: Database, fake_stripe: FakeStripe
+) -> None:
+    stripe = {"api_base": fake_stripe.base_url}
+    async for h in _harness(tmp_path, db, [RUSSIA], provider="stripe", stripe=stripe):
+        router = make_router(h)
+        alice, bob = await _press(router, "alice"), await _press(router, "bob")
+        assert alice != bob
+        assert await _press(router, "alice") == alice  # the same tap delivered twice
+        fake_stripe.complete_session(alice.rsplit("/", 1)[-1])
+        # Alice gives again: a new page, not the paid one.
+        assert await _press(router, "alice") not in {alice, bob}
+        assert await _press(router, "bob") == bob

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from bot.chat import ChatRef
 from bot.donations import ProviderError
+from bot.donations.providers import SOURCE_KEY, SOURCE_VALUE
 from bot.donations.stripe_provider import StripeLinks
 from bot.storage import Database
 from bot.storage import ledger as lq
@@ -47,7 +49,12 @@ async def test_a_checkout_session_carries_the_campaign_and_earmark_twice(
     session = fake_stripe.sessions[url.rsplit("/", 1)[-1]]
     assert url == session["url"]
     p = call.params
-    metadata = {"campaign": "russia", "earmark": "for Russian anti-war protesters"}
+    metadata = {
+        "campaign": "russia",
+        "earmark": "for Russian anti-war protesters",
+        SOURCE_KEY: SOURCE_VALUE,
+    }
+    assert metadata["source"] == "outreach-bot"
     assert p["metadata"] == metadata
     assert p["payment_intent_data"]["metadata"] == metadata
     assert p["mode"] == "payment"
@@ -90,7 +97,12 @@ async def test_any_amount_uses_one_customer_chosen_price_per_campaign(
     await h.donations.link(russia, None, request_key="a")
     await h.donations.link(russia, None, request_key="b")
     (price_call,) = fake_stripe.posts("/v1/prices")
-    assert price_call.params["custom_unit_amount"] == {"enabled": "true", "preset": "5000"}
+    # The smallest amount a donor may choose is Stripe's minimum charge for the currency.
+    assert price_call.params["custom_unit_amount"] == {
+        "enabled": "true",
+        "minimum": "50",
+        "preset": "5000",
+    }
     assert price_call.params["currency"] == "usd"
     (price_id,) = fake_stripe.prices
     sessions = fake_stripe.posts("/v1/checkout/sessions")
@@ -130,9 +142,31 @@ async def test_stripe_down_is_a_clear_transient_error(
         await h.donations.aclose()
 
 
-async def test_a_refusal_says_what_stripe_said(h: Harness, fake_stripe: FakeStripe) -> None:
-    fake_stripe.fail_next(1, 400, message="Amount must be at least $0.50 usd")
-    with pytest.raises(ProviderError, match=r"refused: Amount must be at least \$0.50") as caught:
+async def test_a_refusal_shows_a_reference_and_only_the_log_says_what_stripe_said(
+    h: Harness, fake_stripe: FakeStripe, caplog: pytest.LogCaptureFixture
+) -> None:
+    said = "No such price: 'price_1'; a similar object exists in test mode, but a live mode key"
+    fake_stripe.fail_next(1, 400, code="resource_missing", message=said)
+    with pytest.raises(ProviderError) as caught:
+        await h.donations.link(h.donations.campaigns["russia"], 5000, request_key="k")
+    shown = str(caught.value)
+    assert not caught.value.transient
+    assert "test mode" not in shown
+    assert "price_1" not in shown
+    reference = re.fullmatch(
+        r"Payments are not working right now; the organisers can look it up as ([0-9a-f]{8})\.",
+        shown,
+    )
+    assert reference is not None
+    (line,) = [r.getMessage() for r in caplog.records if reference[1] in r.getMessage()]
+    assert said in line
+
+
+async def test_an_amount_stripe_finds_too_small_is_explained(
+    h: Harness, fake_stripe: FakeStripe
+) -> None:
+    # The stand-in refuses it as Stripe does (the bot's own check is bypassed here).
+    with pytest.raises(ProviderError, match="below the smallest payment") as caught:
         await h.donations.link(h.donations.campaigns["russia"], 10, request_key="k")
     assert not caught.value.transient
 
@@ -166,3 +200,72 @@ async def test_tell_me_when_it_arrives_puts_a_token_in_the_session_and_thanks_on
 async def test_the_provider_is_stripe_links(h: Harness) -> None:
     assert isinstance(h.donations.providers["stripe"], StripeLinks)
     assert h.donations.providers["stripe"].confirms_payments
+
+
+def _live_key() -> str:
+    return "sk_" + "live_" + "fake_key_for_tests"
+
+
+async def test_a_live_key_does_not_use_the_test_mode_price(
+    tmp_path: Path, db: Database, fake_stripe: FakeStripe
+) -> None:
+    russia = RUSSIA["id"]
+    test = stripe_harness(tmp_path, db, fake_stripe)
+    try:
+        await test.donations.link(test.donations.campaigns[russia], None, request_key="a")
+    finally:
+        await test.donations.aclose()
+    config = donation_config(
+        tmp_path,
+        [RUSSIA, TOKYO],
+        provider="stripe",
+        stripe={"api_base": fake_stripe.base_url},
+        environ={"STRIPE_SECRET_KEY": _live_key()},
+    )
+    live = make_harness(config, db, environ={"STRIPE_SECRET_KEY": _live_key()})
+    try:
+        url = await live.donations.link(live.donations.campaigns[russia], None, request_key="b")
+    finally:
+        await live.donations.aclose()
+    session = fake_stripe.sessions[url.rsplit("/", 1)[-1]]
+    assert session["livemode"] is True
+    modes = sorted(price["livemode"] for price in fake_stripe.prices.values())
+    assert modes == [False, True]
+
+
+async def test_a_price_stripe_no_longer_has_is_made_again(
+    tmp_path: Path, h: Harness, db: Database, fake_stripe: FakeStripe
+) -> None:
+    russia = h.donations.campaigns["russia"]
+    await h.donations.link(russia, None, request_key="a")
+    (gone,) = fake_stripe.prices
+    del fake_stripe.prices[gone]  # deleted in the dashboard, say
+    url = await h.donations.link(russia, None, request_key="b")
+    (made,) = fake_stripe.prices
+    assert made != gone
+    session_call = fake_stripe.posts("/v1/checkout/sessions")[-1]
+    assert session_call.params["line_items"][0]["price"] == made
+    assert fake_stripe.sessions[url.rsplit("/", 1)[-1]]["status"] == "open"
+    # A restart finds the new one.
+    again = stripe_harness(tmp_path, db, fake_stripe)
+    try:
+        await again.donations.link(russia, None, request_key="c")
+    finally:
+        await again.donations.aclose()
+    assert len(fake_stripe.posts("/v1/prices")) == 2
+    assert fake_stripe.posts("/v1/checkout/sessions")[-1].params["line_items"][0]["price"] == made
+
+
+async def test_a_paid_or_expired_session_is_never_handed_out_again(
+    h: Harness, fake_stripe: FakeStripe
+) -> None:
+    russia = h.donations.campaigns["russia"]
+    first = await h.donations.link(russia, 5000, request_key="tap")
+    assert await h.donations.link(russia, 5000, request_key="tap") == first
+    fake_stripe.complete_session(first.rsplit("/", 1)[-1])
+    second = await h.donations.link(russia, 5000, request_key="tap")
+    assert second != first
+    fake_stripe.expire_session(second.rsplit("/", 1)[-1])
+    third = await h.donations.link(russia, 5000, request_key="tap")
+    assert third not in {first, second}
+    assert fake_stripe.sessions[third.rsplit("/", 1)[-1]]["status"] == "open"
