@@ -108,8 +108,8 @@ async def run_feeds(server: FeedServer, db: Database, tmp: Path, log: Recorder) 
                 continue
             if names[feed.name] == "entity_bomb":
                 # Taken is fine (a malformed feed that yields an entry is used), expanded is not.
-                row = await db.fetch_one("SELECT MAX(LENGTH(title)) FROM articles")
-                if result.error is None and row is not None and (row[0] or 0) > 1000:
+                row = await db.fetch_one("SELECT MAX(LENGTH(title)) AS longest FROM articles")
+                if result.error is None and row is not None and (row["longest"] or 0) > 1000:
                     counts["wrongly_taken"] += 1
             elif names[feed.name] in bad:
                 if result.error is None:
@@ -153,8 +153,8 @@ def accepted_but_ignored() -> list[tuple[str, bytes, str]]:
 
 
 async def ledger_rows(db: Database) -> int:
-    row = await db.fetch_one("SELECT COUNT(*) FROM ledger_entries")
-    return int(row[0]) if row else 0
+    row = await db.fetch_one("SELECT COUNT(*) AS n FROM ledger_entries")
+    return int(row["n"]) if row else 0
 
 
 async def run_stripe(db: Database, tmp: Path, log: Recorder) -> dict[str, int]:

@@ -7,7 +7,7 @@ enforces a strict rolling window: at most R sends in any second overall and one
 per second per chat; a send over either limit is answered 429 + retry_after.
 
 The bot: the real delivery path. One outbox item with N subscriber rows
-(`Audience.enqueue` of a rendered article with its "More like this" button),
+(`Outbox.enqueue_alone` of a rendered article with its "More like this" button),
 the DeliveryWorker and its Pacer, the TelegramAdapter on the real
 python-telegram-bot, wired and run by `bot.app.App` as in the adapter tests
 (long polling with a 1 s timeout, so that it stops promptly). The adapter's
@@ -54,6 +54,7 @@ from bot.config import parse_config
 from bot.feeds.article import Article
 from bot.feeds.poller import with_related_button
 from bot.feeds.render import render_article
+from bot.outbox import Item
 from bot.storage import open_database
 from bot.storage import outbox as q
 from tests.fakes.telegram_api import ShownMessage, telegram_api
@@ -214,7 +215,7 @@ async def bot_fanout(url: str, token: str, chats: int, global_rate: float) -> Ru
                     for n in range(chats)
                 ]
                 cpu, started_at = time.process_time(), time.monotonic()
-                item = await services.audience.enqueue("article", article_post(), targets)
+                item = await services.outbox.enqueue_alone(Item("article", article_post()), targets)
                 assert item is not None
                 counts: dict[str, int] = {}
                 async with asyncio.timeout(chats / global_rate * 2 + 30):

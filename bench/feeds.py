@@ -26,8 +26,8 @@ from pathlib import Path
 import feedparser
 from aiohttp import web
 
-from bot.app import PlatformWake
 from bot.feeds.poller import FeedPoller, FeedSettings, PollResult
+from bot.outbox import Outbox, WakeSignals
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.storage import open_database
 
@@ -98,7 +98,8 @@ async def bot_cycles(port: int, count: int, generation: Synchronized[int]) -> di
     with tempfile.TemporaryDirectory() as tmp:
         async with open_database(Path(tmp) / "bench.sqlite3") as db:
             channels = {"news": ChannelSpec("news", "console", "news")}
-            audience = Audience(db, channels, ["console"], [], wake=PlatformWake(()))
+            outbox = Outbox(db, WakeSignals())
+            audience = Audience(db, outbox, channels, ["console"], [])
             feeds = [
                 FeedSettings(
                     name=f"f{n}",
@@ -108,7 +109,7 @@ async def bot_cycles(port: int, count: int, generation: Synchronized[int]) -> di
                 )
                 for n in range(count)
             ]
-            async with FeedPoller(db, audience, feeds, user_agent="bench") as poller:
+            async with FeedPoller(db, audience, outbox, feeds, user_agent="bench") as poller:
                 cycle = cpu_of_poll(poller)
                 first_cpu, results = await cycle()
                 assert all(r.error is None and r.posted == 1 for r in results), results[:3]

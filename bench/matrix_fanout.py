@@ -20,8 +20,9 @@ from pathlib import Path
 from nio import AsyncClient, RoomSendResponse
 
 from bot.adapters.matrix import MatrixAdapter
-from bot.app import PlatformWake, pacer_for
+from bot.app import pacer_for
 from bot.chat import Post
+from bot.outbox import Item, Outbox, WakeSignals
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
 from bot.storage import open_database
@@ -66,20 +67,21 @@ async def bot_fanout(
             channels = {
                 f"r{n}": ChannelSpec(f"r{n}", "matrix", room) for n, room in enumerate(rooms)
             }
-            wake = PlatformWake(["matrix"])
-            audience = Audience(db, channels, ["matrix"], [], wake=wake)
+            wake = WakeSignals()
+            outbox = Outbox(db, wake)
+            audience = Audience(db, outbox, channels, ["matrix"], [])
             worker = DeliveryWorker(
                 db, adapter, pacer_for(adapter), DeliveryPolicy(resend_uncertain=True),
-                wake=wake.event("matrix"),
+                wake=wake.signal("matrix"),
             )  # fmt: skip
             start = time.perf_counter()
             for n in range(posts):
                 targets = await audience.channel_targets(channels)
-                await audience.enqueue("article", Post.text(f"bot post {n}"), targets)
+                await outbox.enqueue_alone(Item("article", Post.text(f"bot post {n}")), targets)
             await worker.drain(horizon=0.0, limit=600.0)
             elapsed = time.perf_counter() - start
-            rows = await db.fetch_all("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
-            assert {r[0]: r[1] for r in rows} == {q.SENT: posts * len(rooms)}, rows
+            rows = await db.fetch_all("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state")
+            assert {r["state"]: r["n"] for r in rows} == {q.SENT: posts * len(rooms)}, rows
             return elapsed
         finally:
             await adapter.stop()

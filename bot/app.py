@@ -1,6 +1,6 @@
 """The composition root: builds every part from the config, in dependency order.
 
-storage (given) → stop event → adapters → wake-up signals → outbox (audience) and
+storage (given) → stop event → adapters → wake-up signals → outbox → audience and
 delivery workers → services → router → `App`. Each part gets what it needs in its
 constructor; nothing is set on a part after it is built. Tests and production both
 build with `build_app`. The built bot's lifetime is in `bot.lifecycle`.
@@ -13,7 +13,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -32,6 +32,7 @@ from bot.context import Services
 from bot.donations import build_donations
 from bot.feeds.poller import FeedPoller, FeedSettings
 from bot.lifecycle import App, StartupError, admin_targets, delivery_policy
+from bot.outbox import Outbox, WakeSignals
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.outbox.delivery import DeliveryWorker
 from bot.outbox.pacing import Pacer
@@ -53,26 +54,6 @@ class ConsoleIO:
 
     stdin: TextIO | None = None
     stdout: TextIO | None = None
-
-
-class PlatformWake:
-    """One wake-up event per platform, made before the workers that wait on them.
-
-    Whoever enqueues rings the platform (after commit); its worker answers. Being
-    built first is what lets a worker's outcomes (an admin notice about a gone
-    channel) enqueue without the services knowing the workers.
-    """
-
-    def __init__(self, platforms: Iterable[str]) -> None:
-        self._events = {platform: asyncio.Event() for platform in platforms}
-
-    def __call__(self, platform: str) -> None:
-        event = self._events.get(platform)
-        if event is not None:
-            event.set()
-
-    def event(self, platform: str) -> asyncio.Event:
-        return self._events[platform]
 
 
 class AdapterNames:
@@ -170,19 +151,20 @@ def build_adapters(
 
 
 def build_audience(
-    config: Config, db: Database, wake: PlatformWake, clock: Callable[[], float] = time.time
+    config: Config, db: Database, outbox: Outbox, clock: Callable[[], float] = time.time
 ) -> Audience:
-    """The outbox's front door: who the config's channels and admins are, and whom to wake."""
+    """Who the config's channels and admins are, as outbox targets."""
     channels = {c.name: ChannelSpec(c.name, c.platform, c.chat) for c in config.channels}
     return Audience(
-        db, channels, config.enabled_platforms(), admin_targets(config), wake=wake, clock=clock
+        db, outbox, channels, config.enabled_platforms(), admin_targets(config), clock=clock
     )
 
 
 def offline_audience(config: Config, db: Database) -> Audience:
     """For a command that runs no delivery worker (`outreach-bot reconcile`): what it
-    enqueues waits for the running bot's workers, which look again on their own."""
-    return build_audience(config, db, PlatformWake(()))
+    enqueues (through `audience.outbox`) waits for the running bot's workers, which
+    look again on their own."""
+    return build_audience(config, db, Outbox(db, WakeSignals()))
 
 
 def build_workers(
@@ -191,10 +173,11 @@ def build_workers(
     adapters: Mapping[str, ChatAdapter],
     *,
     audience: Audience,
-    wake: PlatformWake,
+    wake: WakeSignals,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, DeliveryWorker]:
-    """A delivery worker per adapter, paced by the platform's limits, woken by `wake`."""
+    """A delivery worker per adapter, paced by the platform's limits, woken by its signal
+    in `wake` (which the outbox sets after a commit)."""
     return {
         platform: DeliveryWorker(
             db,
@@ -203,7 +186,7 @@ def build_workers(
             delivery_policy(platform, config),
             on_gone=audience.on_gone,
             on_failed=audience.on_failed,
-            wake=wake.event(platform),
+            wake=wake.signal(platform),
             clock=clock,
         )
         for platform, adapter in adapters.items()
@@ -213,24 +196,26 @@ def build_workers(
 def build_services(
     config: Config,
     db: Database,
+    outbox: Outbox,
     audience: Audience,
     messenger: Messenger,
     *,
     clock: Callable[[], float],
     environ: Mapping[str, str],
 ) -> Services:
-    """The services handlers use, around the outbox's front door and the direct sender."""
+    """The services handlers use, around the outbox, its audience and the direct sender."""
     poller = FeedPoller(
-        db, audience, [feed_settings(f) for f in config.feeds], user_agent=USER_AGENT, clock=clock
-    )
+        db, audience, outbox, [feed_settings(f) for f in config.feeds], user_agent=USER_AGENT,
+        clock=clock,
+    )  # fmt: skip
     feed_topics = {c.casefold(): t for f in config.feeds for c, t in f.topics.items()}
     topics = sorted(set(feed_topics.values()))
     audit = AuditLog(db, clock)
     announcements = Announcements(
-        db, audience, messenger, audit, [c.name for c in config.channels], topics, clock
+        db, audience, outbox, messenger, audit, [c.name for c in config.channels], topics, clock
     )
     donations = (
-        build_donations(config, db, audience, clock=clock, environ=environ)
+        build_donations(config, db, audience, outbox, clock=clock, environ=environ)
         if config.campaigns
         else None
     )
@@ -238,6 +223,7 @@ def build_services(
         config=config,
         db=db,
         audience=audience,
+        outbox=outbox,
         poller=poller,
         subscriptions=Subscriptions(db, topics, clock),
         archive=Archive(db, feed_topics),
@@ -269,11 +255,12 @@ def build_app(
         adapters = build_adapters(
             config, db, on_eof=stop.set, console_io=console_io or ConsoleIO(), environ=environ
         )
-    wake = PlatformWake(adapters)
-    audience = build_audience(config, db, wake, clock)
+    wake = WakeSignals()
+    outbox = Outbox(db, wake, clock=clock)
+    audience = build_audience(config, db, outbox, clock)
     workers = build_workers(config, db, adapters, audience=audience, wake=wake, clock=clock)
     services = build_services(
-        config, db, audience, Messenger(adapters), clock=clock, environ=environ
+        config, db, outbox, audience, Messenger(adapters), clock=clock, environ=environ
     )
     router = CommandRouter(
         services, all_commands(services.donations), bot_names=AdapterNames(adapters)

@@ -213,7 +213,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 async def _with_donations(config: Config, work: Callable[[Donations], Awaitable[int]]) -> int:
     """Open the database and the donations service, run `work`, close everything."""
     async with open_database(config.database_path()) as db:
-        donations = build_donations(config, db, offline_audience(config, db))
+        audience = offline_audience(config, db)
+        donations = build_donations(config, db, audience, audience.outbox)
         try:
             return await work(donations)
         finally:

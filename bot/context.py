@@ -14,6 +14,7 @@ from bot.chat.messenger import Messenger
 from bot.config import Config
 from bot.donations import Donations
 from bot.feeds.poller import FeedPoller
+from bot.outbox import Outbox
 from bot.outbox.audience import Audience
 from bot.privacy import Privacy
 from bot.storage import Database
@@ -41,6 +42,7 @@ class Services:
     config: Config
     db: Database
     audience: Audience
+    outbox: Outbox
     poller: FeedPoller
     subscriptions: Subscriptions
     archive: Archive

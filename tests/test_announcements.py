@@ -234,7 +234,7 @@ async def test_progress_edits_are_throttled_and_final_counts_right(
     await subscribe(db, *((f"u{i}", []) for i in range(20)))
     await bot.say("/announce --to subscribers Hi")
     await bot.say("/confirm 1")
-    rows = [r[0] for r in await db.fetch_all("SELECT id FROM deliveries WHERE item_id = 1")]
+    rows = [r["id"] for r in await db.fetch_all("SELECT id FROM deliveries WHERE item_id = 1")]
     for n, row_id in enumerate(rows):
         state = q.FAILED if n == 0 else q.SENT
         await q.finish(db, row_id, state, now=0, message_id="m")
@@ -263,7 +263,9 @@ async def test_forgetme_leaves_no_row_about_the_user(tmp_path: Path, db: Databas
     assert "1 audit log entries naming you as the actor." in data
 
     assert "Done" in await bot.say("/forgetme", user="zoe")
-    tables = [r[0] for r in await db.fetch_all("SELECT name FROM sqlite_master WHERE type='table'")]
+    tables = [
+        r["name"] for r in await db.fetch_all("SELECT name FROM sqlite_master WHERE type='table'")
+    ]
     for table in tables:
         if table.startswith("articles_fts"):
             continue

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.app import ConsoleIO, build_app
 from bot.chat import ChatKind, ChatRef, Incoming, IncomingKind, Post, Sender
+from bot.outbox import Item
 from bot.storage import Database
 from bot.storage import feeds as fq
 from tests.fakes.recording import RecordingAdapter
@@ -22,13 +23,13 @@ async def test_removed_from_a_private_chat_deactivates_the_subscriber(
     app = build_app(config, db, ConsoleIO(stdin=io.StringIO(""), stdout=io.StringIO()))
     await fq.save_subscriber(db, "console", "bob", [], 0)
     targets = await app.services.audience.subscriber_targets(set())
-    await app.services.audience.enqueue("article", Post.text("x"), targets)
+    await app.services.outbox.enqueue_alone(Item("article", Post.text("x")), targets)
     chat = ChatRef("console", "bob", ChatKind.PRIVATE)
     await app.dispatch(Incoming(chat, Sender("console", "bob"), kind=IncomingKind.BOT_REMOVED))
     assert await fq.get_subscriber(db, "console", "bob") is None
     row = await db.fetch_one("SELECT state FROM deliveries WHERE chat_id = 'bob'")
     assert row is not None
-    assert row[0] == "gone"
+    assert row["state"] == "gone"
 
 
 async def test_a_migrated_group_keeps_its_channel_subscription_and_pending_posts(
@@ -39,14 +40,14 @@ async def test_a_migrated_group_keeps_its_channel_subscription_and_pending_posts
     )
     app = build_app(config, db, ConsoleIO(stdin=io.StringIO(""), stdout=io.StringIO()))
     targets = await app.services.audience.channel_targets(["grp"])
-    await app.services.audience.enqueue("article", Post.text("x"), targets)
+    await app.services.outbox.enqueue_alone(Item("article", Post.text("x")), targets)
     chat = ChatRef("console", "-100", ChatKind.GROUP)
     await app.dispatch(
         Incoming(chat, Sender("console", "x"), kind=IncomingKind.CHAT_MIGRATED, new_chat_id="-200")
     )
     row = await db.fetch_one("SELECT chat_id FROM deliveries")
     assert row is not None
-    assert row[0] == "-200"
+    assert row["chat_id"] == "-200"
     assert [t.chat_id for t in await app.services.audience.channel_targets(["grp"])] == ["-200"]
 
 
@@ -63,8 +64,8 @@ async def test_console_session_through_the_app(tmp_path: Path, db: Database) -> 
 
 
 async def test_what_a_service_enqueues_wakes_the_built_worker(tmp_path: Path, db: Database) -> None:
-    """The wake-up the audience rings is the one its platform's worker waits on: the worker,
-    idle for a minute with nothing due, sends as soon as something is enqueued."""
+    """The signal the outbox sets after its commit is the one its platform's worker waits on:
+    the worker, idle for a minute with nothing due, sends as soon as something is enqueued."""
     adapter = RecordingAdapter()
     app = build_app(make_config(tmp_path), db, adapters={"console": adapter})
     await fq.save_subscriber(db, "console", "bob", [], 0)
@@ -73,7 +74,7 @@ async def test_what_a_service_enqueues_wakes_the_built_worker(tmp_path: Path, db
         tg.create_task(app.workers["console"].run(stop))
         await asyncio.sleep(0.2)  # the worker has looked, found nothing, and sleeps
         targets = await app.services.audience.subscriber_targets(set())
-        await app.services.audience.enqueue("article", Post.text("News"), targets)
+        await app.services.outbox.enqueue_alone(Item("article", Post.text("News")), targets)
         for _ in range(100):  # far less than the minute it would sleep if not woken
             if adapter.texts("bob"):
                 break

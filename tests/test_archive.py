@@ -13,6 +13,7 @@ from bot.archive import Archive
 from bot.storage import Database
 from bot.storage import feeds as fq
 from bot.storage.db import bundled_migrations
+from bot.storage.sqlite import SqliteDatabase
 from tests.helpers import make_config
 
 ARTICLES = [
@@ -53,7 +54,7 @@ ARTICLES = [
 
 async def seed(db: Database) -> dict[str, int]:
     ids = {}
-    async with db.transaction() as conn:
+    async with db.transaction() as tx:
         for key, title, summary, cats, when in ARTICLES:
             record = fq.ArticleRecord(
                 feed="org", key=key, canonical_url=f"https://e.org/{key}",
@@ -61,7 +62,7 @@ async def seed(db: Database) -> dict[str, int]:
                 image_url=None, categories=tuple(cats), published_at=float(when),
                 content_hash=key,
             )  # fmt: skip
-            ids[key] = await fq.insert_article(conn, record, posted=True, now=float(when))
+            ids[key] = await fq.insert_article(tx, record, posted=True, now=float(when))
     return ids
 
 
@@ -126,7 +127,7 @@ async def test_related_excludes_the_article_and_respects_the_limit(db: Database)
 async def test_fts_migration_indexes_articles_stored_before_it(tmp_path: Path) -> None:
     migrations = bundled_migrations()
     fts = next(v for v, name, _ in migrations if name.endswith("_search.sql"))
-    db = await Database.open(tmp_path / "old.sqlite3")
+    db = await SqliteDatabase.open(tmp_path / "old.sqlite3")
     try:
         await db.migrate(migrations[: fts - 1])
         await seed(db)

@@ -9,6 +9,7 @@ import pytest
 from bot.app import build_app
 from bot.chat import ChatGone, MaybeDelivered, Post, RateLimited, Rejected, Transient
 from bot.context import Services
+from bot.outbox import Item
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
 from bot.outbox.pacing import Pacer
 from bot.storage import Database
@@ -40,7 +41,7 @@ def worker_for(
 
 async def states(db: Database) -> dict[str, str]:
     rows = await db.fetch_all("SELECT chat_id, state FROM deliveries WHERE target != 'admin'")
-    return {r[0]: r[1] for r in rows}
+    return {r["chat_id"]: r["state"] for r in rows}
 
 
 async def test_every_target_gets_the_item_once(tmp_path: Path, db: Database) -> None:
@@ -49,7 +50,7 @@ async def test_every_target_gets_the_item_once(tmp_path: Path, db: Database) -> 
         await fq.save_subscriber(db, "console", user, [], 0)
     targets = await services.audience.channel_targets(["news"])
     targets += await services.audience.subscriber_targets(set())
-    await services.audience.enqueue("announcement", Post.text("Hello all"), targets)
+    await services.outbox.enqueue_alone(Item("announcement", Post.text("Hello all")), targets)
     adapter = RecordingAdapter()
     await worker_for(services, adapter).drain(horizon=0.0, limit=10.0)
     assert sorted(chat for chat, _, _ in adapter.sent) == ["news", "u1", "u2", "u3"]
@@ -64,13 +65,13 @@ async def test_blocked_subscriber_is_deactivated(tmp_path: Path, db: Database) -
     await fq.save_subscriber(db, "console", "u1", [], 0)
     targets = await services.audience.subscriber_targets(set())
     adapter = RecordingAdapter(failures={"u1": [ChatGone("blocked by the user")]})
-    await services.audience.enqueue("article", Post.text("one"), targets)
-    await services.audience.enqueue("article", Post.text("two"), targets)
+    await services.outbox.enqueue_alone(Item("article", Post.text("one")), targets)
+    await services.outbox.enqueue_alone(Item("article", Post.text("two")), targets)
     await worker_for(services, adapter).drain(horizon=0.0, limit=10.0)
     assert adapter.texts("u1") == []
     assert await fq.get_subscriber(db, "console", "u1") is None
     rows = await db.fetch_all("SELECT state FROM deliveries WHERE chat_id = 'u1'")
-    assert [r[0] for r in rows] == ["gone", "gone"]
+    assert [r["state"] for r in rows] == ["gone", "gone"]
     assert await services.audience.subscriber_targets(set()) == []
 
 
@@ -80,7 +81,7 @@ async def test_gone_channel_is_flagged_and_admins_told_once(tmp_path: Path, db: 
     worker = worker_for(services, adapter)
     for text in ("one", "two"):
         targets = await services.audience.channel_targets(["news"])
-        await services.audience.enqueue("article", Post.text(text), targets)
+        await services.outbox.enqueue_alone(Item("article", Post.text(text)), targets)
         await worker.drain(horizon=0.0, limit=10.0)
     admin = adapter.texts("admin")
     assert len(admin) == 1
@@ -96,7 +97,7 @@ async def test_transient_errors_retry_then_give_up_and_tell_admins(
         failures={"news": [Transient("reset"), Transient("reset"), Transient("reset")]}
     )
     targets = await services.audience.channel_targets(["news"])
-    await services.audience.enqueue("article", Post.text("hi"), targets)
+    await services.outbox.enqueue_alone(Item("article", Post.text("hi")), targets)
     await worker_for(services, adapter, attempts=3).drain(horizon=5.0, limit=10.0)
     assert (await states(db))["news"] == "failed"
     assert "gave up after 3 attempts" in adapter.texts("admin")[0]
@@ -106,7 +107,7 @@ async def test_transient_error_then_success(tmp_path: Path, db: Database) -> Non
     services = services_for(tmp_path, db)
     adapter = RecordingAdapter(failures={"news": [Transient("reset")]})
     targets = await services.audience.channel_targets(["news"])
-    await services.audience.enqueue("article", Post.text("hi"), targets)
+    await services.outbox.enqueue_alone(Item("article", Post.text("hi")), targets)
     await worker_for(services, adapter).drain(horizon=5.0, limit=10.0)
     assert adapter.texts("news") == ["hi"]
     assert (await states(db))["news"] == "sent"
@@ -116,7 +117,7 @@ async def test_rejected_is_not_retried(tmp_path: Path, db: Database) -> None:
     services = services_for(tmp_path, db)
     adapter = RecordingAdapter(failures={"news": [Rejected("message is too long")]})
     targets = await services.audience.channel_targets(["news"])
-    await services.audience.enqueue("article", Post.text("hi"), targets)
+    await services.outbox.enqueue_alone(Item("article", Post.text("hi")), targets)
     await worker_for(services, adapter).drain(horizon=5.0, limit=10.0)
     assert (await states(db))["news"] == "failed"
     assert adapter.texts("news") == []
@@ -129,7 +130,7 @@ async def test_maybe_delivered_follows_the_platform_rule(
     services = services_for(tmp_path, db)
     adapter = RecordingAdapter(failures={"news": [MaybeDelivered("read timeout")]})
     targets = await services.audience.channel_targets(["news"])
-    await services.audience.enqueue("article", Post.text("hi"), targets)
+    await services.outbox.enqueue_alone(Item("article", Post.text("hi")), targets)
     await worker_for(services, adapter, resend=resend).drain(horizon=5.0, limit=10.0)
     assert (await states(db))["news"] == final
     assert len(adapter.texts("news")) == sent
@@ -141,19 +142,19 @@ async def test_rate_limited_pauses_and_retries_without_counting(
     services = services_for(tmp_path, db)
     adapter = RecordingAdapter(failures={"news": [RateLimited(0.2)]})
     targets = await services.audience.channel_targets(["news"])
-    await services.audience.enqueue("article", Post.text("hi"), targets)
+    await services.outbox.enqueue_alone(Item("article", Post.text("hi")), targets)
     worker = worker_for(services, adapter)
     await worker.drain(horizon=5.0, limit=10.0)
     assert adapter.texts("news") == ["hi"]
     row = await db.fetch_one("SELECT attempts FROM deliveries WHERE chat_id = 'news'")
     assert row is not None
-    assert row[0] == 1
+    assert row["attempts"] == 1
 
 
 async def test_crash_recovery_resends_idempotent_platforms_only(db: Database) -> None:
-    async with db.transaction() as conn:
+    async with db.transaction() as tx:
         await q.insert_item(
-            conn,
+            tx,
             kind="article",
             ref=None,
             post_json='{"blocks":[]}',
@@ -164,7 +165,7 @@ async def test_crash_recovery_resends_idempotent_platforms_only(db: Database) ->
             ],
         )
     rows = await db.fetch_all("SELECT id, chat_id FROM deliveries ORDER BY id")
-    ids = {r[1]: r[0] for r in rows}
+    ids = {r["chat_id"]: r["id"] for r in rows}
     for chat in ("t1", "!room:x"):
         assert await q.claim(db, ids[chat], 0)
     await q.finish(db, ids["t2"], q.SENT, now=0, message_id="7")

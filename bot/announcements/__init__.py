@@ -21,8 +21,9 @@ from bot.announcements.targets import (
 )
 from bot.audit import AuditLog
 from bot.chat import ChatError, ChatKind, ChatRef, Post, SentRef
-from bot.chat.codec import post_to_json
+from bot.chat.codec import post_from_json, post_to_json
 from bot.chat.messenger import Messenger
+from bot.outbox import Item, Outbox
 from bot.outbox.audience import Audience
 from bot.storage import Database
 from bot.storage import announcements as aq
@@ -48,6 +49,7 @@ class Announcements:
 
     db: Database
     audience: Audience
+    outbox: Outbox
     messenger: Messenger
     audit: AuditLog
     channel_names: list[str]
@@ -98,15 +100,10 @@ class Announcements:
         assert row is not None
         targets = await resolve(self.audience, row.selectors)
         now = self.clock()
-        async with self.db.transaction() as conn:
-            item_id = None
-            if targets:
-                item_id = await q.insert_item(
-                    conn, kind="announcement", ref=str(row.id), post_json=row.post_json,
-                    targets=targets, now=now,
-                )  # fmt: skip
-            await aq.started(conn, row.id, item_id, now)
-        self.audience.wake_all(targets)
+        item = Item("announcement", post_from_json(row.post_json), str(row.id))
+        async with self.db.transaction() as tx:
+            item_id = await self.outbox.enqueue(tx, item, targets)
+            await aq.started(tx, row.id, item_id, now)
         log.info("announcement #%d enqueued for %d chats", row.id, len(targets))
         await self._report(row.id, force=True)
         return len(targets)

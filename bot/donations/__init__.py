@@ -25,6 +25,7 @@ from bot.donations.money import to_minor
 from bot.donations.providers import PaymentLinks, ProviderError, StaticLinks
 from bot.donations.reconcile import Reconciler
 from bot.donations.webhook import WebhookServer
+from bot.outbox import Outbox
 from bot.outbox.audience import Audience
 from bot.storage import Database
 
@@ -149,13 +150,14 @@ def build_donations(
     config: Config,
     db: Database,
     audience: Audience,
+    outbox: Outbox,
     *,
     clock: Callable[[], float] = time.time,
     environ: Mapping[str, str] = os.environ,
 ) -> Donations:
     """Assemble the donations service from the config (secrets from `environ`)."""
     campaigns = {c.id: campaign_from_config(c) for c in config.campaigns}
-    ledger = Ledger(db, audience, campaigns, clock=clock)
+    ledger = Ledger(db, audience, outbox, campaigns, clock=clock)
     providers: dict[str, PaymentLinks] = {}
     if config.donations.static_url:
         providers["static"] = StaticLinks(config.donations.static_url)

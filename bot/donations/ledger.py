@@ -19,16 +19,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiosqlite
-
-from bot.chat import ChatRef, Post
-from bot.chat.codec import post_to_json
+from bot.chat import ChatRef
 from bot.donations import events as ev
 from bot.donations.campaigns import UNASSIGNED, Campaign, Progress, Totals, progress_from_totals
 from bot.donations.campaigns import thresholds_reached as reached_for
 from bot.donations.render import milestone_post, thanks_post, unassigned_notice
+from bot.outbox import Item, Outbox
 from bot.outbox.audience import Audience
-from bot.storage import Database
+from bot.storage import Database, Tx
 from bot.storage import ledger as lq
 from bot.storage import outbox as q
 
@@ -89,12 +87,14 @@ class Ledger:
         self,
         db: Database,
         audience: Audience,
+        outbox: Outbox,
         campaigns: Mapping[str, Campaign],
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
         self.audience = audience
+        self.outbox = outbox
         self.campaigns = dict(campaigns)
         self.clock = clock
         self._pending: list[_Pending] = []
@@ -253,14 +253,13 @@ class Ledger:
         self, calls: Sequence[Sequence[tuple[lq.NewEntry, ev.Fact | None]]]
     ) -> list[list[int]]:
         """One transaction for the calls' entries and consequences; the new ids per call."""
-        woken: list[q.Target] = []
         added: list[list[int]] = []
         new: list[tuple[int, lq.NewEntry]] = []
         memo: _Raised | None = None
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
             now = self.clock()
             entry_ids = iter(
-                await lq.append_entries(conn, [e for items in calls for e, _ in items], now)
+                await lq.append_entries(tx, [e for items in calls for e, _ in items], now)
             )
             for items in calls:
                 ids: list[int] = []
@@ -271,12 +270,11 @@ class Ledger:
                     ids.append(entry_id)
                     new.append((entry_id, entry))
                     if fact is not None and fact.kind == ev.PAYMENT:
-                        woken += await self._after_payment(conn, entry, fact, now)
+                        await self._after_payment(tx, entry, fact)
                 added.append(ids)
             if new:
-                memo = await self._raised(conn, new)
-                memo, more = await self._milestones(conn, memo, now)
-                woken += more
+                memo = await self._raised(tx, new)
+                memo = await self._milestones(tx, memo, now)
         if memo is not None:
             self._raised_memo = memo  # only once committed
         if new:
@@ -288,12 +286,9 @@ class Ledger:
                 "y" if len(new) == 1 else "ies",
                 ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())),
             )
-        self.audience.wake_all(woken)
         return added
 
-    async def _raised(
-        self, conn: aiosqlite.Connection, new: list[tuple[int, lq.NewEntry]]
-    ) -> _Raised:
+    async def _raised(self, tx: Tx, new: list[tuple[int, lq.NewEntry]]) -> _Raised:
         """Every active campaign's net total with this transaction's new entries.
 
         Summing the ledger takes time in proportion to its size. So when the totals
@@ -310,7 +305,7 @@ class Ledger:
         if (
             memo is not None
             and ids == list(range(memo.upto + 1, ids[-1] + 1))
-            and await self._count_only_for_themselves(conn, entries)
+            and await self._count_only_for_themselves(tx, entries)
         ):
             raised = dict(memo.raised)
             for entry in entries:
@@ -319,16 +314,14 @@ class Ledger:
                     raised[campaign.id] += _OWN_CHANGE[entry.kind] * entry.amount
             return _Raised(ids[-1], raised, memo.passed)
         raised = {
-            c.id: await lq.campaign_net(conn, c.id, c.currency)
+            c.id: await lq.campaign_net(tx, c.id, c.currency)
             for c in self.campaigns.values()
             if c.active
         }
         return _Raised(ids[-1], raised, memo.passed if memo else {})
 
     @staticmethod
-    async def _count_only_for_themselves(
-        conn: aiosqlite.Connection, entries: list[lq.NewEntry]
-    ) -> bool:
+    async def _count_only_for_themselves(tx: Tx, entries: list[lq.NewEntry]) -> bool:
         """Whether the entries change no total but their own campaign's (see `_raised`)."""
         if any(entry.kind not in _OWN_CHANGE for entry in entries):
             return False
@@ -336,43 +329,25 @@ class Ledger:
             {e.payment_intent for e in entries if e.kind == ev.PAYMENT and e.payment_intent}
         )
         # A refund or dispute that arrived before its payment finds its campaign through it.
-        return not intents or not await lq.awaiting_payment(conn, intents)
+        return not intents or not await lq.awaiting_payment(tx, intents)
 
-    async def _enqueue(
-        self, conn: aiosqlite.Connection, kind: str, post: Post, targets: list[q.Target], now: float
-    ) -> int | None:
-        if not targets:
-            return None
-        return await q.insert_item(
-            conn, kind=kind, ref=None, post_json=post_to_json(post), targets=targets, now=now
-        )
-
-    async def _after_payment(
-        self, conn: aiosqlite.Connection, entry: lq.NewEntry, fact: ev.Fact, now: float
-    ) -> list[q.Target]:
-        woken: list[q.Target] = []
+    async def _after_payment(self, tx: Tx, entry: lq.NewEntry, fact: ev.Fact) -> None:
         if entry.campaign == UNASSIGNED:
             log.warning("a payment named an unknown campaign; counted as unassigned")
             notice = unassigned_notice(entry.object_id, fact.campaign, entry.amount, entry.currency)
-            await self._enqueue(conn, "notice", notice, self.audience.admins, now)
-            woken += self.audience.admins
+            await self.outbox.enqueue(tx, Item("notice", notice), self.audience.admins)
         if fact.thank_token:
-            link = await lq.take_thank_link(conn, fact.thank_token)
+            link = await lq.take_thank_link(tx, fact.thank_token)
             if link is not None and link.platform in self.audience.platforms:
                 target = q.Target(link.platform, link.chat_id, link.chat_kind, "thanks")
                 post = thanks_post(self.campaigns.get(entry.campaign or ""))
-                await self._enqueue(conn, "thanks", post, [target], now)
-                woken.append(target)
-        return woken
+                await self.outbox.enqueue(tx, Item("thanks", post), [target])
 
-    async def _milestones(
-        self, conn: aiosqlite.Connection, memo: _Raised, now: float
-    ) -> tuple[_Raised, list[q.Target]]:
+    async def _milestones(self, tx: Tx, memo: _Raised, now: float) -> _Raised:
         """Record newly passed milestones; announce the highest of them once.
 
-        Returns the totals with the milestones now known to be passed, and who to wake.
+        Returns the totals with the milestones now known to be passed.
         """
-        woken: list[q.Target] = []
         known = dict(memo.passed)
         for campaign in self.campaigns.values():
             if not campaign.active:
@@ -381,20 +356,19 @@ class Ledger:
             reached = set(reached_for(campaign, raised))
             if reached <= known.get(campaign.id, frozenset()):
                 continue
-            passed = await lq.passed_milestones(conn, campaign.id)
+            passed = await lq.passed_milestones(tx, campaign.id)
             known[campaign.id] = frozenset(passed | reached)
             new = sorted(reached - passed)
             if not new:
                 continue
             # Several thresholds at once (a large gift) make one post, not a burst.
             post = milestone_post(campaign, new[-1], raised)
-            # Read here, on the transaction's connection: only a new milestone needs them.
+            # Read here, inside the transaction: only a new milestone needs them.
             channel_targets = await self.audience.channel_targets(campaign.channels)
-            item_id = await self._enqueue(conn, "milestone", post, channel_targets, now)
-            await lq.record_milestones(conn, campaign.id, new, now, item_id)
+            item_id = await self.outbox.enqueue(tx, Item("milestone", post), channel_targets)
+            await lq.record_milestones(tx, campaign.id, new, now, item_id)
             log.info("campaign %s passed %d%% of its goal", campaign.id, new[-1])
-            woken += channel_targets
-        return _Raised(memo.upto, memo.raised, known), woken
+        return _Raised(memo.upto, memo.raised, known)
 
     # --- out ------------------------------------------------------------------------
 

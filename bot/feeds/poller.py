@@ -13,11 +13,12 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 
 from bot.chat import Button, Post
-from bot.chat.codec import post_from_json, post_to_json
+from bot.chat.codec import post_from_json
 from bot.feeds.article import Article
 from bot.feeds.fetch import FeedFetcher, FetchError, FetchState, NotModified
 from bot.feeds.parse import NotAFeed, ParsedFeed, parse_feed
 from bot.feeds.render import render_article
+from bot.outbox import Item, Outbox
 from bot.outbox.audience import Audience
 from bot.storage import Database
 from bot.storage import feeds as fq
@@ -105,6 +106,7 @@ class FeedPoller:
         self,
         db: Database,
         audience: Audience,
+        outbox: Outbox,
         feeds: list[FeedSettings],
         *,
         user_agent: str,
@@ -113,6 +115,7 @@ class FeedPoller:
     ) -> None:
         self.db = db
         self.audience = audience
+        self.outbox = outbox
         self.feeds = {f.name: f for f in feeds}
         self.clock = clock
         self.user_agent = user_agent
@@ -285,14 +288,13 @@ class FeedPoller:
             channels = await self.audience.channel_targets(feed.channels)
             pool = await self.audience.subscriber_pool()
         now = self.clock()
-        woken: list[q.Target] = []
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
             await fq.insert_seen_articles(
-                conn, [to_record(feed.name, a) for a in fresh if a.key not in post_keys], now
+                tx, [to_record(feed.name, a) for a in fresh if a.key not in post_keys], now
             )
             for article in (a for a in fresh if a.key in post_keys):
                 record = to_record(feed.name, article)
-                article_id = await fq.insert_article(conn, record, posted=True, now=now)
+                article_id = await fq.insert_article(tx, record, posted=True, now=now)
                 topics = article_topics(feed, article)
                 subscribers = self.audience.subscribers_among(pool, topics)
                 rendered = render_article(article, feed_title=parsed.title)
@@ -301,26 +303,18 @@ class FeedPoller:
                     (channels, rendered),
                     (subscribers, with_related_button(rendered, article_id)),
                 ):
-                    if targets:
-                        await q.insert_item(
-                            conn, kind="article", ref=str(article_id), targets=targets, now=now,
-                            post_json=post_to_json(body),
-                        )  # fmt: skip
-                        woken += targets
-        self.audience.wake_all(woken)
+                    await self.outbox.enqueue(tx, Item("article", body, str(article_id)), targets)
 
     async def _edit(
         self, feed: FeedSettings, parsed: ParsedFeed, article_id: int, article: Article
     ) -> int:
         items = await fq.article_items(self.db, article_id)
         rendered = render_article(article, feed_title=parsed.title)
-        async with self.db.transaction() as conn:
-            await fq.update_article_content(conn, article_id, to_record(feed.name, article))
+        async with self.db.transaction() as tx:
+            await fq.update_article_content(tx, article_id, to_record(feed.name, article))
             edits = 0
             for item_id, post_json in items:
                 had_button = bool(post_from_json(post_json).buttons)
                 body = with_related_button(rendered, article_id) if had_button else rendered
-                edits += await q.insert_edits(conn, item_id, post_to_json(body), self.clock())
-        for platform in self.audience.platforms if edits else ():
-            self.audience.wake(platform)
+                edits += await self.outbox.enqueue_edit(tx, item_id, body)
         return int(edits > 0)

@@ -1,7 +1,7 @@
 """Who receives what: channels, subscribers and admins as outbox targets.
 
-Also the outbox's front door: enqueueing items and admin notices, and what
-happens when a delivery finds its chat gone or gives up.
+Also the admins' notices, and what happens when a delivery finds its chat gone
+or gives up. Items are enqueued through the `Outbox`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from bot.chat import Post
-from bot.chat.codec import post_to_json
+from bot.outbox.service import Item, Outbox
 from bot.storage import Database
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
@@ -36,21 +35,15 @@ def topics_match(subscribed: Iterable[str], article_topics: Iterable[str]) -> bo
     return not wanted or bool(wanted & set(article_topics))
 
 
-class Wake(Protocol):
-    """Tells a platform's delivery worker that rows were enqueued for it (after commit)."""
-
-    def __call__(self, platform: str) -> None: ...
-
-
-@dataclass
+@dataclass(frozen=True)
 class Audience:
-    """Resolves names and topics into delivery targets and writes outbox items."""
+    """Resolves names and topics into delivery targets; tells the admins what they must know."""
 
     db: Database
+    outbox: Outbox
     channels: dict[str, ChannelSpec]
     platforms: list[str]
     admins: list[q.Target]
-    wake: Wake
     clock: Callable[[], float] = time.time
 
     async def channel_targets(self, names: Iterable[str]) -> list[q.Target]:
@@ -80,31 +73,9 @@ class Audience:
     async def subscriber_targets(self, topics: Iterable[str]) -> list[q.Target]:
         return self.subscribers_among(await self.subscriber_pool(), topics)
 
-    def wake_all(self, targets: Iterable[q.Target]) -> None:
-        for platform in {t.platform for t in targets}:
-            self.wake(platform)
-
-    async def enqueue(
-        self, kind: str, post: Post, targets: list[q.Target], *, ref: str | None = None
-    ) -> int | None:
-        """One transaction: the item and a delivery row per target."""
-        if not targets:
-            return None
-        async with self.db.transaction() as conn:
-            item_id = await q.insert_item(
-                conn,
-                kind=kind,
-                ref=ref,
-                post_json=post_to_json(post),
-                targets=targets,
-                now=self.clock(),
-            )
-        self.wake_all(targets)
-        return item_id
-
     async def notify_admins(self, post: Post) -> None:
         """Tell every configured admin (privately) about something an operator must know."""
-        await self.enqueue("notice", post, self.admins)
+        await self.outbox.enqueue_alone(Item("notice", post), self.admins)
 
     async def on_gone(self, row: q.DeliveryRow, reason: str) -> None:
         """A chat refused us for good: deactivate the subscriber or flag the channel."""

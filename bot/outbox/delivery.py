@@ -24,6 +24,7 @@ from bot.chat import (
 )
 from bot.chat.codec import post_from_json
 from bot.outbox.pacing import Pacer
+from bot.outbox.wake import WakeSignal
 from bot.storage import Database
 from bot.storage import outbox as q
 
@@ -55,8 +56,9 @@ class DeliveryWorker:
 
     `on_gone` is called when a chat no longer takes our messages, `on_failed`
     when a row is given up. Both receive the row and a short reason. `wake` is
-    the event enqueuers set for this platform (made before the worker, so the
-    services that enqueue need not know the workers); the worker's own if not given.
+    this platform's signal, which the outbox sets after a commit that queued rows
+    for it (made before the worker, so the services that enqueue need not know the
+    workers); the worker's own if not given.
     """
 
     def __init__(
@@ -68,7 +70,7 @@ class DeliveryWorker:
         *,
         on_gone: RowCallback = _ignore,
         on_failed: RowCallback = _ignore,
-        wake: asyncio.Event | None = None,
+        wake: WakeSignal | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
@@ -79,7 +81,8 @@ class DeliveryWorker:
         self.on_gone = on_gone
         self.on_failed = on_failed
         self.clock = clock
-        self._wake = wake if wake is not None else asyncio.Event()
+        self._signal = wake if wake is not None else WakeSignal()
+        self._wake = self._signal.event
         self._in_flight: set[str] = set()
         self._slots = asyncio.Semaphore(policy.concurrency)
         # Due rows read ahead: between two paced sends there is no new query, only when
@@ -87,11 +90,6 @@ class DeliveryWorker:
         self._batch: list[q.DeliveryRow] = []
         self._batch_read_at = -math.inf
         self._stale = True
-
-    def wake(self) -> None:
-        """Something was enqueued: look for work now."""
-        self._stale = True
-        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; sends in flight are finished before returning."""
@@ -131,7 +129,8 @@ class DeliveryWorker:
     async def _due_rows(self) -> list[q.DeliveryRow]:
         """The due rows to look at: the batch read ahead, or a fresh read when it may be stale."""
         now = time.monotonic()
-        if self._stale or not self._batch or now - self._batch_read_at > _BATCH_MAX_AGE:
+        queued = self._signal.take_queued()
+        if queued or self._stale or not self._batch or now - self._batch_read_at > _BATCH_MAX_AGE:
             self._stale = False
             self._batch_read_at = now
             self._batch = await q.due_rows(self.db, self.platform, self.clock(), self.policy.batch)

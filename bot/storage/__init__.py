@@ -1,5 +1,10 @@
-"""Storage: the SQLite connection, migrations and typed queries. All SQL lives here."""
+"""Storage: the database seam, its SQLite backend, migrations and typed queries.
 
-from bot.storage.db import Database, DatabaseTooNew, MigrationError, open_database
+All SQL lives here. Services use `Database` and `Tx` (see `bot.storage.db`) and the
+query functions of the modules beside this one.
+"""
 
-__all__ = ["Database", "DatabaseTooNew", "MigrationError", "open_database"]
+from bot.storage.db import Database, DatabaseTooNew, MigrationError, Tx
+from bot.storage.sqlite import open_database
+
+__all__ = ["Database", "DatabaseTooNew", "MigrationError", "Tx", "open_database"]

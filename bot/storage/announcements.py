@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import aiosqlite
-
-from bot.storage.db import Database
+from bot.storage.db import Database, Executor, Row, Tx
 
 DRAFT = "draft"
 SCHEDULED = "scheduled"
@@ -41,11 +39,13 @@ _SELECT = (
 )
 
 
-def _row(r: aiosqlite.Row) -> AnnouncementRow:
+def _row(r: Row) -> AnnouncementRow:
     return AnnouncementRow(
-        id=r[0], author=r[1], source=r[2], post_json=r[3], selectors=tuple(json.loads(r[4])),
-        state=r[5], send_at=r[6], item_id=r[7], started_at=r[8], report_platform=r[9],
-        report_chat=r[10], report_kind=r[11], report_message=r[12], last_report_at=r[13],
+        id=r["id"], author=r["author"], source=r["source"], post_json=r["post"],
+        selectors=tuple(json.loads(r["selectors"])), state=r["state"], send_at=r["send_at"],
+        item_id=r["item_id"], started_at=r["started_at"], report_platform=r["report_platform"],
+        report_chat=r["report_chat"], report_kind=r["report_kind"],
+        report_message=r["report_message"], last_report_at=r["last_report_at"],
     )  # fmt: skip
 
 
@@ -59,22 +59,22 @@ async def create(
     send_at: float | None,
     now: float,
 ) -> int:
-    async with db.transaction() as conn:
-        cur = await conn.execute(
+    async with db.transaction() as tx:
+        row = await tx.fetch_one(
             "INSERT INTO announcements (author, source, post, selectors, state, send_at, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, 'draft', ?, ?, ?)",
+            "created_at, updated_at) VALUES (?, ?, ?, ?, 'draft', ?, ?, ?) RETURNING id",
             (author, source, post_json, json.dumps(selectors), send_at, now, now),
         )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+    assert row is not None
+    return int(row["id"])
 
 
-async def get(db: Database, announcement_id: int) -> AnnouncementRow | None:
+async def get(db: Executor, announcement_id: int) -> AnnouncementRow | None:
     row = await db.fetch_one(_SELECT + " WHERE id = ?", (announcement_id,))
     return None if row is None else _row(row)
 
 
-async def with_state(db: Database, state: str) -> list[AnnouncementRow]:
+async def with_state(db: Executor, state: str) -> list[AnnouncementRow]:
     return [_row(r) for r in await db.fetch_all(_SELECT + " WHERE state = ? ORDER BY id", (state,))]
 
 
@@ -106,11 +106,9 @@ async def reported(db: Database, announcement_id: int, now: float) -> None:
     )
 
 
-async def started(
-    conn: aiosqlite.Connection, announcement_id: int, item_id: int | None, now: float
-) -> None:
+async def started(tx: Tx, announcement_id: int, item_id: int | None, now: float) -> None:
     """Inside the transaction that enqueued the item: the announcement is now sending."""
-    await conn.execute(
+    await tx.execute(
         "UPDATE announcements SET state = 'sending', item_id = ?, started_at = ?, updated_at = ? "
         "WHERE id = ?",
         (item_id, now, now, announcement_id),
@@ -148,16 +146,12 @@ async def audit(
     )
 
 
-async def audit_entries(db: Database, limit: int) -> list[AuditEntry]:
+async def audit_entries(db: Executor, limit: int) -> list[AuditEntry]:
     rows = await db.fetch_all(
         "SELECT id, at, actor, action, detail, result FROM audit_log ORDER BY id DESC LIMIT ?",
         (limit,),
     )
-    return [AuditEntry(*r) for r in rows]
-
-
-async def forget_actor(db: Database, actor: str) -> int:
-    """Audit entries keep what happened but no longer who it was."""
-    return await db.execute(
-        "UPDATE audit_log SET actor = 'forgotten user' WHERE actor = ?", (actor,)
-    )
+    return [
+        AuditEntry(r["id"], r["at"], r["actor"], r["action"], r["detail"], r["result"])
+        for r in rows
+    ]

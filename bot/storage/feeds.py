@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import aiosqlite
-
-from bot.storage.db import Database
+from bot.storage.db import Database, Executor, Row, Tx, marks
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,34 +30,30 @@ _SELECT_FEED = (
 )
 
 
-def _feed(r: aiosqlite.Row) -> FeedRow:
+def _feed(r: Row) -> FeedRow:
     return FeedRow(
-        name=r[0],
-        configured_url=r[1],
-        url=r[2],
-        etag=r[3],
-        last_modified=r[4],
-        first_polled_at=r[5],
-        last_poll_at=r[6],
-        last_ok_at=r[7],
-        last_error=r[8],
-        failures=r[9],
-        failure_notified=bool(r[10]),
-        next_poll_at=r[11],
+        name=r["name"],
+        configured_url=r["configured_url"],
+        url=r["url"],
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        first_polled_at=r["first_polled_at"],
+        last_poll_at=r["last_poll_at"],
+        last_ok_at=r["last_ok_at"],
+        last_error=r["last_error"],
+        failures=r["failures"],
+        failure_notified=bool(r["failure_notified"]),
+        next_poll_at=r["next_poll_at"],
     )
 
 
 async def sync_feed(db: Database, name: str, configured_url: str, now: float) -> FeedRow:
     """Make sure a configured feed has a row; a changed URL starts it afresh."""
-    async with db.transaction() as conn:
-        async with conn.execute(
-            _SELECT_FEED,
-            (name,),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None or row[1] != configured_url:
-            await conn.execute("DELETE FROM feeds WHERE name = ?", (name,))
-            await conn.execute(
+    async with db.transaction() as tx:
+        row = await tx.fetch_one(_SELECT_FEED, (name,))
+        if row is None or row["configured_url"] != configured_url:
+            await tx.execute("DELETE FROM feeds WHERE name = ?", (name,))
+            await tx.execute(
                 "INSERT INTO feeds (name, configured_url, url, next_poll_at) VALUES (?, ?, ?, ?)",
                 (name, configured_url, configured_url, now),
             )
@@ -68,11 +62,8 @@ async def sync_feed(db: Database, name: str, configured_url: str, now: float) ->
     return found
 
 
-async def get_feed(db: Database, name: str) -> FeedRow | None:
-    row = await db.fetch_one(
-        _SELECT_FEED,
-        (name,),
-    )
+async def get_feed(db: Executor, name: str) -> FeedRow | None:
+    row = await db.fetch_one(_SELECT_FEED, (name,))
     return None if row is None else _feed(row)
 
 
@@ -121,18 +112,19 @@ class SeenArticle:
     posted: bool
 
 
-async def seen_articles(db: Database, feed: str) -> dict[str, SeenArticle]:
+async def seen_articles(db: Executor, feed: str) -> dict[str, SeenArticle]:
     rows = await db.fetch_all(
         "SELECT key, id, content_hash, posted FROM articles WHERE feed = ?", (feed,)
     )
-    return {str(r[0]): SeenArticle(r[1], r[2], bool(r[3])) for r in rows}
+    return {str(r["key"]): SeenArticle(r["id"], r["content_hash"], bool(r["posted"])) for r in rows}
 
 
-async def canonical_posted(db: Database, canonical_url: str) -> bool:
+async def canonical_posted(db: Executor, canonical_url: str) -> bool:
     if not canonical_url:
         return False
     row = await db.fetch_one(
-        "SELECT 1 FROM articles WHERE canonical_url = ? AND posted = 1 LIMIT 1", (canonical_url,)
+        "SELECT 1 AS found FROM articles WHERE canonical_url = ? AND posted = 1 LIMIT 1",
+        (canonical_url,),
     )
     return row is not None
 
@@ -169,44 +161,40 @@ def _article_params(a: ArticleRecord, posted: bool, now: float) -> tuple[object,
     )  # fmt: skip
 
 
-async def insert_article(
-    conn: aiosqlite.Connection, a: ArticleRecord, *, posted: bool, now: float
-) -> int:
+async def insert_article(tx: Tx, a: ArticleRecord, *, posted: bool, now: float) -> int:
     """Record an article; call inside a transaction. Returns its id."""
-    cur = await conn.execute(_INSERT_ARTICLE, _article_params(a, posted, now))
-    assert cur.lastrowid is not None
-    return cur.lastrowid
+    row = await tx.fetch_one(_INSERT_ARTICLE + " RETURNING id", _article_params(a, posted, now))
+    assert row is not None
+    return int(row["id"])
 
 
-async def insert_seen_articles(
-    conn: aiosqlite.Connection, records: list[ArticleRecord], now: float
-) -> None:
+async def insert_seen_articles(tx: Tx, records: list[ArticleRecord], now: float) -> None:
     """Record articles that are not posted, in one statement (a first poll sees many)."""
-    await conn.executemany(_INSERT_ARTICLE, [_article_params(a, False, now) for a in records])
+    await tx.executemany(_INSERT_ARTICLE, [_article_params(a, False, now) for a in records])
 
 
-async def update_article_content(
-    conn: aiosqlite.Connection, article_id: int, a: ArticleRecord
-) -> None:
-    await conn.execute(
+async def update_article_content(tx: Tx, article_id: int, a: ArticleRecord) -> None:
+    await tx.execute(
         "UPDATE articles SET title = ?, summary = ?, author = ?, image_url = ?, url = ?, "
         "content_hash = ? WHERE id = ?",
         (a.title, a.summary, a.author, a.image_url, a.url, a.content_hash, article_id),
     )
 
 
-async def article_items(db: Database, article_id: int) -> list[tuple[int, str]]:
+async def article_items(db: Executor, article_id: int) -> list[tuple[int, str]]:
     """The outbox items (id, post JSON) that carried an article (channel and private copies)."""
     rows = await db.fetch_all(
         "SELECT id, post FROM outbox_items WHERE kind = 'article' AND ref = ? ORDER BY id",
         (str(article_id),),
     )
-    return [(int(r[0]), str(r[1])) for r in rows]
+    return [(int(r["id"]), str(r["post"])) for r in rows]
 
 
-async def posted_counts(db: Database) -> dict[str, int]:
-    rows = await db.fetch_all("SELECT feed, COUNT(*) FROM articles WHERE posted = 1 GROUP BY feed")
-    return {str(r[0]): int(r[1]) for r in rows}
+async def posted_counts(db: Executor) -> dict[str, int]:
+    rows = await db.fetch_all(
+        "SELECT feed, COUNT(*) AS n FROM articles WHERE posted = 1 GROUP BY feed"
+    )
+    return {str(r["feed"]): int(r["n"]) for r in rows}
 
 
 # --- subscribers ---------------------------------------------------------------
@@ -219,12 +207,12 @@ class Subscriber:
     topics: tuple[str, ...]
 
 
-async def get_subscriber(db: Database, platform: str, chat_id: str) -> Subscriber | None:
+async def get_subscriber(db: Executor, platform: str, chat_id: str) -> Subscriber | None:
     row = await db.fetch_one(
         "SELECT topics FROM subscribers WHERE platform = ? AND chat_id = ? AND active = 1",
         (platform, chat_id),
     )
-    return None if row is None else Subscriber(platform, chat_id, tuple(json.loads(row[0])))
+    return None if row is None else Subscriber(platform, chat_id, tuple(json.loads(row["topics"])))
 
 
 async def save_subscriber(
@@ -252,20 +240,33 @@ async def deactivate_subscriber(db: Database, platform: str, chat_id: str) -> No
 
 
 async def move_subscriber(db: Database, platform: str, old_id: str, new_id: str) -> None:
-    await db.execute(
-        "UPDATE OR REPLACE subscribers SET chat_id = ? WHERE platform = ? AND chat_id = ?",
-        (new_id, platform, old_id),
-    )
+    """The chat's subscription follows it to its new id (replacing one already there)."""
+    async with db.transaction() as tx:
+        moved = await tx.fetch_one(
+            "SELECT 1 AS found FROM subscribers WHERE platform = ? AND chat_id = ?",
+            (platform, old_id),
+        )
+        if moved is None:
+            return
+        await tx.execute(
+            "DELETE FROM subscribers WHERE platform = ? AND chat_id = ?", (platform, new_id)
+        )
+        await tx.execute(
+            "UPDATE subscribers SET chat_id = ? WHERE platform = ? AND chat_id = ?",
+            (new_id, platform, old_id),
+        )
 
 
-async def active_subscribers(db: Database, platforms: list[str]) -> list[Subscriber]:
-    marks = ",".join("?" for _ in platforms) or "''"
+async def active_subscribers(db: Executor, platforms: list[str]) -> list[Subscriber]:
     rows = await db.fetch_all(
         f"SELECT platform, chat_id, topics FROM subscribers "  # noqa: S608
-        f"WHERE active = 1 AND platform IN ({marks}) ORDER BY created_at",
+        f"WHERE active = 1 AND platform IN ({marks(platforms)}) ORDER BY created_at",
         tuple(platforms),
     )
-    return [Subscriber(r[0], r[1], tuple(json.loads(r[2]))) for r in rows]
+    return [
+        Subscriber(str(r["platform"]), str(r["chat_id"]), tuple(json.loads(r["topics"])))
+        for r in rows
+    ]
 
 
 # --- channels the platform told us are gone ------------------------------------
@@ -290,7 +291,7 @@ async def move_channel(db: Database, platform: str, old_id: str, new_id: str) ->
     )
 
 
-async def current_chat_id(db: Database, platform: str, chat_id: str) -> str:
+async def current_chat_id(db: Executor, platform: str, chat_id: str) -> str:
     """Follow recorded moves (at most a few hops) from a configured chat id."""
     for _ in range(5):
         row = await db.fetch_one(
@@ -298,12 +299,12 @@ async def current_chat_id(db: Database, platform: str, chat_id: str) -> str:
         )
         if row is None:
             break
-        chat_id = str(row[0])
+        chat_id = str(row["value"])
     return chat_id
 
 
-async def gone_channels(db: Database) -> set[str]:
-    return {str(r[0]) for r in await db.fetch_all("SELECT name FROM channels_gone")}
+async def gone_channels(db: Executor) -> set[str]:
+    return {str(r["name"]) for r in await db.fetch_all("SELECT name FROM channels_gone")}
 
 
 async def clear_channel_gone(db: Database, name: str) -> None:

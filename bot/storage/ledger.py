@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
-from bot.storage.db import Database
+from bot.storage.db import Database, Executor, Row, Tx, marks
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,74 +83,70 @@ def _values(entry: NewEntry, now: float) -> tuple[object, ...]:
     )
 
 
-async def append_entries(
-    conn: aiosqlite.Connection, entries: Sequence[NewEntry], now: float
-) -> list[int | None]:
+async def append_entries(tx: Tx, entries: Sequence[NewEntry], now: float) -> list[int | None]:
     """Append entries inside a transaction, in one statement; for each, its new id or None
     if it was already there (or came earlier in `entries`). Ids follow the entries' order."""
     if not entries:
         return []
-    rows = await conn.execute_fetchall(
+    rows = await tx.fetch_all(
         _INSERT_ENTRIES + ", ".join([_ENTRY_VALUES] * len(entries)) + _NEW_ONLY,
         [value for entry in entries for value in _values(entry, now)],
     )
     # RETURNING lists only the rows inserted, in no promised order: match them by identity.
-    ids = {(str(r[1]), str(r[2]), str(r[3])): int(r[0]) for r in rows}
+    ids = {(str(r["object_id"]), str(r["kind"]), str(r["variant"])): int(r["id"]) for r in rows}
     return [ids.pop((e.object_id, e.kind, e.variant), None) for e in entries]
 
 
 _ENTRY_SQL = (
-    "SELECT id, object_id, kind, variant, resolved_campaign, campaign_ref, payment_intent, "
-    "amount, currency, occurred_at, recorded_at, event_id, note FROM ledger_resolved"
+    "SELECT id, object_id, kind, variant, resolved_campaign AS campaign, campaign_ref, "
+    "payment_intent, amount, currency, occurred_at, recorded_at, event_id, note "
+    "FROM ledger_resolved"
 )
 
 
-def _entry(r: aiosqlite.Row) -> Entry:
+def _entry(r: Row) -> Entry:
     return Entry(
-        id=r[0],
-        object_id=r[1],
-        kind=r[2],
-        variant=r[3],
-        campaign=r[4],
-        campaign_ref=r[5],
-        payment_intent=r[6],
-        amount=r[7],
-        currency=r[8],
-        occurred_at=r[9],
-        recorded_at=r[10],
-        event_id=r[11],
-        note=r[12],
+        id=r["id"],
+        object_id=r["object_id"],
+        kind=r["kind"],
+        variant=r["variant"],
+        campaign=r["campaign"],
+        campaign_ref=r["campaign_ref"],
+        payment_intent=r["payment_intent"],
+        amount=r["amount"],
+        currency=r["currency"],
+        occurred_at=r["occurred_at"],
+        recorded_at=r["recorded_at"],
+        event_id=r["event_id"],
+        note=r["note"],
     )
 
 
-async def get_entry(db: Database, entry_id: int) -> Entry | None:
+async def get_entry(db: Executor, entry_id: int) -> Entry | None:
     row = await db.fetch_one(_ENTRY_SQL + " WHERE id = ?", (entry_id,))
     return None if row is None else _entry(row)
 
 
-async def all_entries(db: Database) -> list[Entry]:
+async def all_entries(db: Executor) -> list[Entry]:
     """Every entry in the order it was recorded (the treasurer's export)."""
     return [_entry(r) for r in await db.fetch_all(_ENTRY_SQL + " ORDER BY id")]
 
 
-async def is_voided(db: Database, gift_object_id: str) -> bool:
-    row = await db.fetch_one(
-        "SELECT 1 FROM ledger_entries WHERE object_id = ? AND kind = 'gift_void'",
-        (gift_object_id,),
-    )
-    return row is not None
-
-
 _TOTALS_SQL = (
-    "SELECT campaign, currency, COALESCE(SUM(net), 0), COALESCE(SUM(donations), 0) FROM ledger_net"
+    "SELECT campaign, currency, COALESCE(SUM(net), 0) AS net, "
+    "COALESCE(SUM(donations), 0) AS donations FROM ledger_net"
 )
 
 
-async def totals(db: Database | aiosqlite.Connection) -> list[TotalRow]:
+async def totals(db: Executor) -> list[TotalRow]:
     """Net total and donation count per campaign and currency (never mixed)."""
-    sql = _TOTALS_SQL + " GROUP BY campaign, currency ORDER BY campaign, currency"
-    rows = await db.fetch_all(sql) if isinstance(db, Database) else await db.execute_fetchall(sql)
-    return [TotalRow(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+    rows = await db.fetch_all(
+        _TOTALS_SQL + " GROUP BY campaign, currency ORDER BY campaign, currency"
+    )
+    return [
+        TotalRow(str(r["campaign"]), str(r["currency"]), int(r["net"]), int(r["donations"]))
+        for r in rows
+    ]
 
 
 # The `ledger_net` view summed for one campaign and currency, with both filters applied
@@ -163,74 +157,70 @@ _RESOLVE = (
     "WHERE p.kind = 'payment' AND p.payment_intent = e.payment_intent)"
 )
 _CAMPAIGN_NET_SQL = f"""
-SELECT COALESCE(SUM(net), 0) FROM (
+SELECT COALESCE(SUM(net), 0) AS net FROM (
     SELECT CASE e.kind WHEN 'payment' THEN e.amount
                        WHEN 'gift' THEN e.amount
                        WHEN 'gift_void' THEN -e.amount
                        WHEN 'dispute_withdrawn' THEN -e.amount
                        WHEN 'dispute_reinstated' THEN e.amount END AS net
     FROM ledger_entries e
-    WHERE e.currency = :currency
+    WHERE e.currency = ?
       AND e.kind IN ('payment', 'gift', 'gift_void', 'dispute_withdrawn', 'dispute_reinstated')
-      AND (e.campaign = :campaign
-           OR (e.campaign IS NULL AND COALESCE({_RESOLVE}, 'unassigned') = :campaign))
+      AND (e.campaign = ?
+           OR (e.campaign IS NULL AND COALESCE({_RESOLVE}, 'unassigned') = ?))
     UNION ALL
     SELECT -MAX(e.amount) FROM ledger_entries e
-    WHERE e.kind = 'refund' AND e.currency = :currency
+    WHERE e.kind = 'refund' AND e.currency = ?
     GROUP BY e.object_id
-    HAVING MIN(COALESCE(e.campaign, {_RESOLVE}, 'unassigned')) = :campaign
+    HAVING MIN(COALESCE(e.campaign, {_RESOLVE}, 'unassigned')) = ?
 )"""  # noqa: S608 - constant SQL
 
 
-async def campaign_net(conn: aiosqlite.Connection, campaign: str, currency: str) -> int:
+async def campaign_net(db: Executor, campaign: str, currency: str) -> int:
     """One campaign's net total in one currency; usable inside a transaction."""
-    rows = list(
-        await conn.execute_fetchall(_CAMPAIGN_NET_SQL, {"campaign": campaign, "currency": currency})
-    )
-    return int(rows[0][0]) if rows else 0
+    # The placeholders in the order they appear in _CAMPAIGN_NET_SQL.
+    row = await db.fetch_one(_CAMPAIGN_NET_SQL, (currency, campaign, campaign, currency, campaign))
+    return int(row["net"]) if row else 0
 
 
-async def awaiting_payment(conn: aiosqlite.Connection, payment_intents: Sequence[str]) -> bool:
+async def awaiting_payment(db: Executor, payment_intents: Sequence[str]) -> bool:
     """Whether an entry without a campaign of its own (a refund or dispute) names one of
     these payment intents, and so counts for the campaign of that payment."""
-    marks = ",".join("?" for _ in payment_intents) or "''"
-    rows = await conn.execute_fetchall(
-        f"SELECT 1 FROM ledger_entries WHERE campaign IS NULL "  # noqa: S608
-        f"AND payment_intent IN ({marks}) LIMIT 1",
+    row = await db.fetch_one(
+        f"SELECT 1 AS found FROM ledger_entries WHERE campaign IS NULL "  # noqa: S608
+        f"AND payment_intent IN ({marks(payment_intents)}) LIMIT 1",
         tuple(payment_intents),
     )
-    return bool(list(rows))
+    return row is not None
 
 
 # --- milestones -------------------------------------------------------------------
 
 
-async def passed_milestones(conn: aiosqlite.Connection, campaign: str) -> set[int]:
-    rows = await conn.execute_fetchall(
-        "SELECT threshold FROM milestones WHERE campaign = ?", (campaign,)
-    )
-    return {int(r[0]) for r in rows}
+async def passed_milestones(db: Executor, campaign: str) -> set[int]:
+    rows = await db.fetch_all("SELECT threshold FROM milestones WHERE campaign = ?", (campaign,))
+    return {int(r["threshold"]) for r in rows}
 
 
 async def record_milestones(
-    conn: aiosqlite.Connection,
+    tx: Tx,
     campaign: str,
     thresholds: Iterable[int],
     now: float,
     item_id: int | None,
 ) -> None:
     """Mark thresholds passed, inside the transaction that queued their announcement."""
-    await conn.executemany(
+    await tx.executemany(
         "INSERT INTO milestones (campaign, threshold, reached_at, item_id) VALUES (?, ?, ?, ?)",
         [(campaign, t, now, item_id) for t in thresholds],
     )
 
 
-async def milestones(db: Database, campaign: str) -> list[int]:
+async def milestones(db: Executor, campaign: str) -> list[int]:
     rows = await db.fetch_all(
         "SELECT threshold FROM milestones WHERE campaign = ? ORDER BY threshold", (campaign,)
     )
-    return [int(r[0]) for r in rows]
+    return [int(r["threshold"]) for r in rows]
 
 
 # --- thank-you links --------------------------------------------------------------
@@ -253,57 +243,50 @@ async def thank_token(
     expire_before: float,
 ) -> str:
     """The token for a link request: `new_token` the first time, the stored one after."""
-    async with db.transaction() as conn:
-        await conn.execute("DELETE FROM thank_links WHERE created_at < ?", (expire_before,))
-        await conn.execute(
+    async with db.transaction() as tx:
+        await tx.execute("DELETE FROM thank_links WHERE created_at < ?", (expire_before,))
+        await tx.execute(
             "INSERT INTO thank_links (token, request_key, platform, chat_id, chat_kind, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (request_key) DO NOTHING",
             (new_token, request_key, link.platform, link.chat_id, link.chat_kind, now),
         )
-        async with conn.execute(
+        row = await tx.fetch_one(
             "SELECT token FROM thank_links WHERE request_key = ?", (request_key,)
-        ) as cur:
-            row = await cur.fetchone()
-    assert row is not None
-    return str(row[0])
-
-
-async def take_thank_link(conn: aiosqlite.Connection, token: str) -> ThankLink | None:
-    """Remove and return the chat a token points to; call inside a transaction."""
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT platform, chat_id, chat_kind FROM thank_links WHERE token = ?", (token,)
         )
+    assert row is not None
+    return str(row["token"])
+
+
+async def take_thank_link(tx: Tx, token: str) -> ThankLink | None:
+    """Remove and return the chat a token points to; call inside a transaction."""
+    row = await tx.fetch_one(
+        "SELECT platform, chat_id, chat_kind FROM thank_links WHERE token = ?", (token,)
     )
-    if not rows:
+    if row is None:
         return None
-    row = rows[0]
-    await conn.execute("DELETE FROM thank_links WHERE token = ?", (token,))
-    return ThankLink(str(row[0]), str(row[1]), str(row[2]))
+    await tx.execute("DELETE FROM thank_links WHERE token = ?", (token,))
+    return ThankLink(str(row["platform"]), str(row["chat_id"]), str(row["chat_kind"]))
 
 
-async def thank_link_count(db: Database) -> int:
-    row = await db.fetch_one("SELECT COUNT(*) FROM thank_links")
-    return int(row[0]) if row else 0
+async def thank_link_count(db: Executor) -> int:
+    row = await db.fetch_one("SELECT COUNT(*) AS n FROM thank_links")
+    return int(row["n"]) if row else 0
 
 
-async def thank_links_of(db: Database, platform: str, chat_ids: Sequence[str]) -> int:
+async def thank_links_of(db: Executor, platform: str, chat_ids: Sequence[str]) -> int:
     """How many pending "tell me when it arrives" links point at these chats (/mydata)."""
-    marks = ",".join("?" for _ in chat_ids) or "''"
     row = await db.fetch_one(
-        f"SELECT COUNT(*) FROM thank_links WHERE platform = ? AND chat_id IN ({marks})",  # noqa: S608
+        f"SELECT COUNT(*) AS n FROM thank_links "  # noqa: S608
+        f"WHERE platform = ? AND chat_id IN ({marks(chat_ids)})",
         (platform, *chat_ids),
     )
-    return int(row[0]) if row else 0
+    return int(row["n"]) if row else 0
 
 
-async def forget_thank_links(
-    conn: aiosqlite.Connection, platform: str, chat_ids: Sequence[str]
-) -> None:
+async def forget_thank_links(tx: Tx, platform: str, chat_ids: Sequence[str]) -> None:
     """Delete the links to these chats (/forgetme); call inside a transaction."""
-    marks = ",".join("?" for _ in chat_ids) or "''"
-    await conn.execute(
-        f"DELETE FROM thank_links WHERE platform = ? AND chat_id IN ({marks})",  # noqa: S608
+    await tx.execute(
+        f"DELETE FROM thank_links WHERE platform = ? AND chat_id IN ({marks(chat_ids)})",  # noqa: S608
         (platform, *chat_ids),
     )
 
@@ -311,22 +294,19 @@ async def forget_thank_links(
 # --- Stripe objects created once ----------------------------------------------------
 
 
-async def get_stripe_object(db: Database, key: str) -> str | None:
+async def get_stripe_object(db: Executor, key: str) -> str | None:
     row = await db.fetch_one("SELECT stripe_id FROM stripe_objects WHERE key = ?", (key,))
-    return None if row is None else str(row[0])
+    return None if row is None else str(row["stripe_id"])
 
 
 async def put_stripe_object(db: Database, key: str, stripe_id: str, now: float) -> str:
     """Store an id under `key` unless one is there already; return the stored id."""
-    async with db.transaction() as conn:
-        await conn.execute(
+    async with db.transaction() as tx:
+        await tx.execute(
             "INSERT INTO stripe_objects (key, stripe_id, created_at) VALUES (?, ?, ?) "
             "ON CONFLICT (key) DO NOTHING",
             (key, stripe_id, now),
         )
-        async with conn.execute(
-            "SELECT stripe_id FROM stripe_objects WHERE key = ?", (key,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await tx.fetch_one("SELECT stripe_id FROM stripe_objects WHERE key = ?", (key,))
     assert row is not None
-    return str(row[0])
+    return str(row["stripe_id"])

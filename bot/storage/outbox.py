@@ -6,9 +6,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
-from bot.storage.db import Database
+from bot.storage.db import Database, Executor, Row, Tx, marks
 
 PENDING = "pending"
 SENDING = "sending"
@@ -53,33 +51,35 @@ class DeliveryRow:
 
 
 _ROW_SQL = """
-SELECT d.id, d.item_id, d.action, d.platform, d.chat_id, d.chat_kind, d.target, d.state,
-       d.attempts, d.next_attempt_at, d.message_id, i.post,
-       (SELECT value FROM bot_state WHERE key = 'instance')
+SELECT d.id AS id, d.item_id AS item_id, d.action AS action, d.platform AS platform,
+       d.chat_id AS chat_id, d.chat_kind AS chat_kind, d.target AS target, d.state AS state,
+       d.attempts AS attempts, d.next_attempt_at AS next_attempt_at,
+       d.message_id AS message_id, i.post AS post_json,
+       (SELECT value FROM bot_state WHERE key = 'instance') AS instance
 FROM deliveries d JOIN outbox_items i ON i.id = d.item_id
 """
 
 
-def _row(r: aiosqlite.Row) -> DeliveryRow:
+def _row(r: Row) -> DeliveryRow:
     return DeliveryRow(
-        id=r[0],
-        item_id=r[1],
-        action=r[2],
-        platform=r[3],
-        chat_id=r[4],
-        chat_kind=r[5],
-        target=r[6],
-        state=r[7],
-        attempts=r[8],
-        next_attempt_at=r[9],
-        message_id=r[10],
-        post_json=r[11],
-        instance=r[12] or "",
+        id=r["id"],
+        item_id=r["item_id"],
+        action=r["action"],
+        platform=r["platform"],
+        chat_id=r["chat_id"],
+        chat_kind=r["chat_kind"],
+        target=r["target"],
+        state=r["state"],
+        attempts=r["attempts"],
+        next_attempt_at=r["next_attempt_at"],
+        message_id=r["message_id"],
+        post_json=r["post_json"],
+        instance=r["instance"] or "",
     )
 
 
 async def insert_item(
-    conn: aiosqlite.Connection,
+    tx: Tx,
     *,
     kind: str,
     ref: str | None,
@@ -87,15 +87,18 @@ async def insert_item(
     targets: Iterable[Target],
     now: float | None = None,
 ) -> int:
-    """Write an item and one pending delivery per target; call inside a transaction."""
+    """Write an item and one pending delivery per target, inside `tx`; returns the item's id.
+
+    Only the outbox service (`bot.outbox.Outbox.enqueue`) calls this: it wakes the workers.
+    """
     now = time.time() if now is None else now
-    cur = await conn.execute(
-        "INSERT INTO outbox_items (kind, ref, post, created_at) VALUES (?, ?, ?, ?)",
+    row = await tx.fetch_one(
+        "INSERT INTO outbox_items (kind, ref, post, created_at) VALUES (?, ?, ?, ?) RETURNING id",
         (kind, ref, post_json, now),
     )
-    item_id = cur.lastrowid
-    assert item_id is not None
-    await conn.executemany(
+    assert row is not None
+    item_id = int(row["id"])
+    await tx.executemany(
         "INSERT INTO deliveries (item_id, platform, chat_id, chat_kind, target, state, "
         "next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
         [(item_id, t.platform, t.chat_id, t.chat_kind, t.target, now, now) for t in targets],
@@ -103,20 +106,22 @@ async def insert_item(
     return item_id
 
 
-async def insert_edits(conn: aiosqlite.Connection, item_id: int, post_json: str, now: float) -> int:
-    """Queue an edit of every sent delivery of `item_id` to `post_json`; returns how many."""
-    await conn.execute("UPDATE outbox_items SET post = ? WHERE id = ?", (post_json, item_id))
-    cur = await conn.execute(
+async def insert_edits(tx: Tx, item_id: int, post_json: str, now: float) -> list[str]:
+    """Queue an edit of every sent delivery of `item_id` to `post_json`, inside `tx`;
+    returns the platform of each edit queued."""
+    await tx.execute("UPDATE outbox_items SET post = ? WHERE id = ?", (post_json, item_id))
+    rows = await tx.fetch_all(
         "INSERT INTO deliveries (item_id, action, platform, chat_id, chat_kind, target, state, "
         "next_attempt_at, message_id, updated_at) "
         "SELECT item_id, 'edit', platform, chat_id, chat_kind, target, 'pending', ?, "
-        "message_id, ? FROM deliveries WHERE item_id = ? AND action = 'send' AND state = 'sent'",
+        "message_id, ? FROM deliveries WHERE item_id = ? AND action = 'send' AND state = 'sent' "
+        "RETURNING platform",
         (now, now, item_id),
     )
-    return cur.rowcount
+    return [str(r["platform"]) for r in rows]
 
 
-async def due_rows(db: Database, platform: str, now: float, limit: int) -> list[DeliveryRow]:
+async def due_rows(db: Executor, platform: str, now: float, limit: int) -> list[DeliveryRow]:
     rows = await db.fetch_all(
         _ROW_SQL + "WHERE d.platform = ? AND d.state = 'pending' AND d.next_attempt_at <= ? "
         "ORDER BY d.next_attempt_at, d.id LIMIT ?",
@@ -125,12 +130,13 @@ async def due_rows(db: Database, platform: str, now: float, limit: int) -> list[
     return [_row(r) for r in rows]
 
 
-async def next_due_at(db: Database, platform: str) -> float | None:
+async def next_due_at(db: Executor, platform: str) -> float | None:
     row = await db.fetch_one(
-        "SELECT MIN(next_attempt_at) FROM deliveries WHERE platform = ? AND state = 'pending'",
+        "SELECT MIN(next_attempt_at) AS due FROM deliveries "
+        "WHERE platform = ? AND state = 'pending'",
         (platform,),
     )
-    return None if row is None or row[0] is None else float(row[0])
+    return None if row is None or row["due"] is None else float(row["due"])
 
 
 async def claim(db: Database, delivery_id: int, now: float) -> bool:
@@ -198,37 +204,24 @@ async def recover_sending(
     become `unknown` and are not re-sent.
     """
     counts: dict[str, int] = {}
-    async with db.transaction() as conn:
-        marks = ",".join("?" for _ in platforms_to_resend) or "''"
-        cur = await conn.execute(
+    async with db.transaction() as tx:
+        counts["resend"] = await tx.execute(
             f"UPDATE deliveries SET state = 'pending', next_attempt_at = ?, updated_at = ? "  # noqa: S608
-            f"WHERE state = 'sending' AND platform IN ({marks})",
+            f"WHERE state = 'sending' AND platform IN ({marks(platforms_to_resend)})",
             (now, now, *platforms_to_resend),
         )
-        counts["resend"] = cur.rowcount
-        cur = await conn.execute(
+        counts["unknown"] = await tx.execute(
             "UPDATE deliveries SET state = 'unknown', error = 'interrupted while sending', "
             "updated_at = ? WHERE state = 'sending'",
             (now,),
         )
-        counts["unknown"] = cur.rowcount
     return counts
 
 
-async def item_counts(db: Database, item_id: int) -> dict[str, int]:
+async def item_counts(db: Executor, item_id: int) -> dict[str, int]:
     rows = await db.fetch_all(
-        "SELECT state, COUNT(*) FROM deliveries WHERE item_id = ? AND action = 'send' "
+        "SELECT state, COUNT(*) AS n FROM deliveries WHERE item_id = ? AND action = 'send' "
         "GROUP BY state",
         (item_id,),
     )
-    return {str(r[0]): int(r[1]) for r in rows}
-
-
-async def pending_count(db: Database, before: float | None = None) -> int:
-    sql = "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'sending')"
-    params: tuple[float, ...] = ()
-    if before is not None:
-        sql += " AND next_attempt_at <= ?"
-        params = (before,)
-    row = await db.fetch_one(sql, params)
-    return int(row[0]) if row else 0
+    return {str(r["state"]): int(r["n"]) for r in rows}

@@ -4,31 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import aiosqlite
-
-from bot.storage.db import Database
+from bot.storage.db import Executor, Tx, marks
 
 
-def _marks(values: Sequence[str]) -> str:
-    return ",".join("?" for _ in values) or "''"
-
-
-async def get_language(db: Database, platform: str, user_id: str) -> str | None:
+async def get_language(db: Executor, platform: str, user_id: str) -> str | None:
     """The language code this person chose with /language, or None if they chose none."""
     return await language_of(db, platform, [user_id])
 
 
-async def language_of(db: Database, platform: str, user_ids: Sequence[str]) -> str | None:
+async def language_of(db: Executor, platform: str, user_ids: Sequence[str]) -> str | None:
     """The language chosen under any of one person's ids (their user id, their DM) (/mydata)."""
     row = await db.fetch_one(
-        f"SELECT language FROM people WHERE platform = ? AND user_id IN ({_marks(user_ids)}) "  # noqa: S608
+        f"SELECT language FROM people WHERE platform = ? AND user_id IN ({marks(user_ids)}) "  # noqa: S608
         "ORDER BY user_id LIMIT 1",
         (platform, *user_ids),
     )
     return None if row is None else str(row["language"])
 
 
-async def set_language(db: Database, platform: str, user_id: str, language: str | None) -> None:
+async def set_language(db: Executor, platform: str, user_id: str, language: str | None) -> None:
     """Keep this person's choice; None forgets it (back to what their app tells)."""
     if language is None:
         await db.execute(
@@ -42,9 +36,9 @@ async def set_language(db: Database, platform: str, user_id: str, language: str 
     )
 
 
-async def forget(conn: aiosqlite.Connection, platform: str, user_ids: Sequence[str]) -> None:
-    """Delete what these ids chose (/forgetme); call inside a transaction."""
-    await conn.execute(
-        f"DELETE FROM people WHERE platform = ? AND user_id IN ({_marks(user_ids)})",  # noqa: S608
+async def forget(tx: Tx, platform: str, user_ids: Sequence[str]) -> None:
+    """Delete what these ids chose (/forgetme); part of the caller's transaction."""
+    await tx.execute(
+        f"DELETE FROM people WHERE platform = ? AND user_id IN ({marks(user_ids)})",  # noqa: S608
         (platform, *user_ids),
     )

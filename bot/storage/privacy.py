@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.storage import ledger as lq
 from bot.storage import people
-from bot.storage.db import Database
+from bot.storage.db import Database, Executor, marks
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,31 +20,31 @@ class PersonalRecords:
     language: str | None = None  # their /language choice
 
 
-def _marks(values: list[str]) -> str:
-    return ",".join("?" for _ in values)
-
-
 async def records_of(
-    db: Database, platform: str, chat_ids: list[str], actor: str
+    db: Executor, platform: str, chat_ids: list[str], actor: str
 ) -> PersonalRecords:
-    marks = _marks(chat_ids)
+    chats = marks(chat_ids)
     subs = await db.fetch_all(
         f"SELECT chat_id, topics, active FROM subscribers "  # noqa: S608
-        f"WHERE platform = ? AND chat_id IN ({marks})",
+        f"WHERE platform = ? AND chat_id IN ({chats})",
         (platform, *chat_ids),
     )
     deliveries = await db.fetch_all(
-        f"SELECT state, COUNT(*) FROM deliveries "  # noqa: S608
-        f"WHERE platform = ? AND chat_id IN ({marks}) GROUP BY state",
+        f"SELECT state, COUNT(*) AS n FROM deliveries "  # noqa: S608
+        f"WHERE platform = ? AND chat_id IN ({chats}) GROUP BY state",
         (platform, *chat_ids),
     )
-    audit = await db.fetch_one("SELECT COUNT(*) FROM audit_log WHERE actor = ?", (actor,))
-    authored = await db.fetch_one("SELECT COUNT(*) FROM announcements WHERE author = ?", (actor,))
+    audit = await db.fetch_one("SELECT COUNT(*) AS n FROM audit_log WHERE actor = ?", (actor,))
+    authored = await db.fetch_one(
+        "SELECT COUNT(*) AS n FROM announcements WHERE author = ?", (actor,)
+    )
     return PersonalRecords(
-        subscriptions=[(r[0], tuple(json.loads(r[1])), bool(r[2])) for r in subs],
-        deliveries={str(r[0]): int(r[1]) for r in deliveries},
-        audit_entries=int(audit[0]) if audit else 0,
-        announcements=int(authored[0]) if authored else 0,
+        subscriptions=[
+            (str(r["chat_id"]), tuple(json.loads(r["topics"])), bool(r["active"])) for r in subs
+        ],
+        deliveries={str(r["state"]): int(r["n"]) for r in deliveries},
+        audit_entries=int(audit["n"]) if audit else 0,
+        announcements=int(authored["n"]) if authored else 0,
         thank_links=await lq.thank_links_of(db, platform, chat_ids),
         language=await people.language_of(db, platform, chat_ids),
     )
@@ -52,22 +52,20 @@ async def records_of(
 
 async def erase(db: Database, platform: str, chat_ids: list[str], actor: str) -> None:
     """Delete their subscriptions and delivery records; keep admin accountability anonymous."""
-    marks = _marks(chat_ids)
-    async with db.transaction() as conn:
-        await conn.execute(
-            f"DELETE FROM subscribers WHERE platform = ? AND chat_id IN ({marks})",  # noqa: S608
+    chats = marks(chat_ids)
+    async with db.transaction() as tx:
+        await tx.execute(
+            f"DELETE FROM subscribers WHERE platform = ? AND chat_id IN ({chats})",  # noqa: S608
             (platform, *chat_ids),
         )
-        await conn.execute(
-            f"DELETE FROM deliveries WHERE platform = ? AND chat_id IN ({marks})",  # noqa: S608
+        await tx.execute(
+            f"DELETE FROM deliveries WHERE platform = ? AND chat_id IN ({chats})",  # noqa: S608
             (platform, *chat_ids),
         )
-        await conn.execute(
-            "UPDATE audit_log SET actor = 'forgotten user' WHERE actor = ?", (actor,)
-        )
-        await lq.forget_thank_links(conn, platform, chat_ids)
-        await people.forget(conn, platform, chat_ids)
-        await conn.execute(
+        await tx.execute("UPDATE audit_log SET actor = 'forgotten user' WHERE actor = ?", (actor,))
+        await lq.forget_thank_links(tx, platform, chat_ids)
+        await people.forget(tx, platform, chat_ids)
+        await tx.execute(
             "UPDATE announcements SET author = 'forgotten user', report_chat = NULL, "
             "report_message = NULL WHERE author = ?",
             (actor,),

@@ -6,9 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
-import aiosqlite
-
-from bot.storage.db import Database
+from bot.storage.db import Executor, Row, marks
 
 # A word for the full-text query: letters and digits in any script.
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -27,13 +25,16 @@ class ArchivedArticle:
     snippet: str = ""
 
 
-_COLUMNS = f"a.id, a.feed, a.title, a.url, a.summary, a.categories, {_RECENT}"
+_COLUMNS = (
+    "a.id AS id, a.feed AS feed, a.title AS title, a.url AS url, a.summary AS summary, "
+    f"a.categories AS categories, {_RECENT} AS recent"
+)
 
 
-def _article(r: aiosqlite.Row, snippet: str = "") -> ArchivedArticle:
+def _article(r: Row, snippet: str = "") -> ArchivedArticle:
     return ArchivedArticle(
-        id=r[0], feed=r[1], title=r[2], url=r[3], summary=r[4],
-        categories=tuple(json.loads(r[5])), when=r[6], snippet=snippet,
+        id=r["id"], feed=r["feed"], title=r["title"], url=r["url"], summary=r["summary"],
+        categories=tuple(json.loads(r["categories"])), when=r["recent"], snippet=snippet,
     )  # fmt: skip
 
 
@@ -44,7 +45,7 @@ def match_query(text: str, *, any_word: bool = False) -> str:
     return joiner.join(f'"{w}"*' for w in words)
 
 
-async def latest(db: Database, limit: int, scan: int = 500) -> list[ArchivedArticle]:
+async def latest(db: Executor, limit: int, scan: int = 500) -> list[ArchivedArticle]:
     """The newest articles, newest first (`scan` bounds how many a caller may filter)."""
     rows = await db.fetch_all(
         f"SELECT {_COLUMNS} FROM articles a ORDER BY {_RECENT} DESC, a.id DESC LIMIT ?",  # noqa: S608
@@ -53,43 +54,42 @@ async def latest(db: Database, limit: int, scan: int = 500) -> list[ArchivedArti
     return [_article(r) for r in rows]
 
 
-async def search(db: Database, text: str, limit: int = 10) -> list[ArchivedArticle]:
+async def search(db: Executor, text: str, limit: int = 10) -> list[ArchivedArticle]:
     """Best matches first (titles weigh most), each with a snippet around the match."""
     query = match_query(text)
     if not query:
         return []
     rows = await db.fetch_all(
-        f"SELECT {_COLUMNS}, snippet(articles_fts, 1, '«', '»', '…', 16) "  # noqa: S608
+        f"SELECT {_COLUMNS}, snippet(articles_fts, 1, '«', '»', '…', 16) AS snippet "  # noqa: S608
         "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
         "WHERE articles_fts MATCH ? "
         "ORDER BY bm25(articles_fts, 10.0, 2.0, 5.0), a.id DESC LIMIT ?",
         (query, limit),
     )
-    return [_article(r, snippet=r[7]) for r in rows]
+    return [_article(r, snippet=r["snippet"]) for r in rows]
 
 
-async def get_article(db: Database, article_id: int) -> ArchivedArticle | None:
+async def get_article(db: Executor, article_id: int) -> ArchivedArticle | None:
     row = await db.fetch_one(f"SELECT {_COLUMNS} FROM articles a WHERE a.id = ?", (article_id,))  # noqa: S608
     return None if row is None else _article(row)
 
 
-async def similar_by_text(db: Database, article: ArchivedArticle, limit: int) -> list[int]:
+async def similar_by_text(db: Executor, article: ArchivedArticle, limit: int) -> list[int]:
     """Ids of articles whose text shares the most words with `article`'s title."""
     words = [w for w in _WORD.findall(article.title.lower()) if len(w) > 3]
     if not words:
         return []
     rows = await db.fetch_all(
-        "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? AND rowid != ? "
+        "SELECT rowid AS id FROM articles_fts WHERE articles_fts MATCH ? AND rowid != ? "
         "ORDER BY bm25(articles_fts, 10.0, 2.0, 5.0) LIMIT ?",
         (match_query(" ".join(words), any_word=True), article.id, limit),
     )
-    return [int(r[0]) for r in rows]
+    return [int(r["id"]) for r in rows]
 
 
-async def with_ids(db: Database, ids: list[int]) -> list[ArchivedArticle]:
+async def with_ids(db: Executor, ids: list[int]) -> list[ArchivedArticle]:
     if not ids:
         return []
-    marks = ",".join("?" for _ in ids)
-    sql = f"SELECT {_COLUMNS} FROM articles a WHERE a.id IN ({marks})"  # noqa: S608
+    sql = f"SELECT {_COLUMNS} FROM articles a WHERE a.id IN ({marks(ids)})"  # noqa: S608
     rows = await db.fetch_all(sql, tuple(ids))
     return [_article(r) for r in rows]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from bot.storage.db import Database
+from bot.storage.db import Database, Executor
 
 
-async def get_state(db: Database, key: str) -> str | None:
+async def get_state(db: Executor, key: str) -> str | None:
     row = await db.fetch_one("SELECT value FROM bot_state WHERE key = ?", (key,))
-    return None if row is None else str(row[0])
+    return None if row is None else str(row["value"])
 
 
-async def set_state(db: Database, key: str, value: str) -> None:
+async def set_state(db: Executor, key: str, value: str) -> None:
     await db.execute(
         "INSERT INTO bot_state (key, value) VALUES (?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -17,6 +17,7 @@ from bot.chat import ChatKind, ChatRef, Incoming, IncomingKind, Post, Rejected, 
 from bot.config import Config, parse_config
 from bot.feeds.article import Article
 from bot.feeds.render import render_article
+from bot.outbox import Item
 from bot.storage import Database, open_database
 from bot.storage import outbox as q
 from bot.storage.state import DatabaseStateStore
@@ -150,7 +151,9 @@ async def test_article_post_arrives_with_intact_html_and_can_be_edited(
             adapter = make_adapter(config, db, bot)
             async with running_bot(config, db, adapter) as app:
                 post = render_article(ARTICLE, feed_title="News")
-                item = await app.services.audience.enqueue("article", post, [channel_target(alias)])
+                item = await app.services.outbox.enqueue_alone(
+                    Item("article", post), [channel_target(alias)]
+                )
                 await human.wait_until(lambda: len(notices(human, room_id, bot)) == 1)
                 sent = await db.fetch_one(
                     "SELECT message_id FROM deliveries WHERE item_id = ?", (item,)
@@ -247,8 +250,8 @@ async def test_post_resent_after_a_crash_appears_once(synapse: Synapse, tmp_path
         config = bot_config(tmp_path, synapse, bot, channel=room_id)
         async with open_database(tmp_path / "bot.sqlite3") as db:
             async with running_bot(config, db, make_adapter(config, db, bot)) as app:
-                item = await app.services.audience.enqueue(
-                    "article", Post.text("Only once"), [channel_target(room_id)]
+                item = await app.services.outbox.enqueue_alone(
+                    Item("article", Post.text("Only once")), [channel_target(room_id)]
                 )
                 await human.wait_until(lambda: len(notices(human, room_id, bot)) == 1)
             assert item is not None
@@ -257,18 +260,19 @@ async def test_post_resent_after_a_crash_appears_once(synapse: Synapse, tmp_path
             )
             assert row is not None
             # A crash between the send and recording it leaves the row in `sending`.
-            await db.execute("UPDATE deliveries SET state = 'sending' WHERE id = ?", (row[0],))
+            await db.execute("UPDATE deliveries SET state = 'sending' WHERE id = ?", (row["id"],))
             async with running_bot(config, db, make_adapter(config, db, bot)):
                 await eventually(lambda: q.item_counts(db, item), {"sent": 1})
                 again = await db.fetch_one(
-                    "SELECT message_id, attempts FROM deliveries WHERE id = ?", (row[0],)
+                    "SELECT message_id, attempts FROM deliveries WHERE id = ?", (row["id"],)
                 )
                 marker = await human.send_text(room_id, "!help")
                 await human.wait_until(lambda: bool(replies_to(human, room_id, bot, marker)))
 
     assert again is not None
-    assert again[1] == row[2] + 1  # sent a second time...
-    assert again[0] == row[1]  # ...and the server recognised the transaction id
+    assert again["attempts"] == row["attempts"] + 1  # sent a second time...
+    # ...and the server recognised the transaction id
+    assert again["message_id"] == row["message_id"]
     assert [e["content"]["body"] for e in notices(human, room_id, bot)].count("Only once") == 1
 
 
@@ -284,8 +288,8 @@ async def test_default_message_limits_are_paced_and_nothing_is_lost(
             async with running_bot(config, db, make_adapter(config, db, bot)) as app:
                 started = time.monotonic()
                 for n in range(14):
-                    await app.services.audience.enqueue(
-                        "article", Post.text(f"Post {n}"), [channel_target(room_id)]
+                    await app.services.outbox.enqueue_alone(
+                        Item("article", Post.text(f"Post {n}")), [channel_target(room_id)]
                     )
                 await human.wait_until(lambda: len(notices(human, room_id, bot)) == 14, 45)
                 elapsed = time.monotonic() - started

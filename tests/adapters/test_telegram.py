@@ -42,6 +42,7 @@ from bot.chat import (
     para,
 )
 from bot.config import parse_config
+from bot.outbox import Item
 from bot.storage import Database, open_database
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
@@ -72,7 +73,7 @@ class Running:
     items: list[int]
 
     async def post(self, post: Post, targets: list[q.Target]) -> int:
-        item_id = await self.app.services.audience.enqueue("article", post, targets)
+        item_id = await self.app.services.outbox.enqueue_alone(Item("article", post), targets)
         assert item_id is not None
         return item_id
 

@@ -89,7 +89,8 @@ EVENTS = [
 async def populate(config_path: Path) -> None:
     config = load_config(config_path, environ={})
     async with open_database(config.database_path()) as db:
-        ledger = build_donations(config, db, offline_audience(config, db), environ={}).ledger
+        audience = offline_audience(config, db)
+        ledger = build_donations(config, db, audience, audience.outbox, environ={}).ledger
         for event in [*EVENTS, EVENTS[2], EVENTS[0]]:
             await ledger.apply_event(event)
         await ledger.record_gift("russia", 10000, "USD", "cash at the stall")

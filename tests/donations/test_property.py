@@ -72,7 +72,8 @@ def event_streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str,
 async def _totals(folder: Path, events: list[dict[str, Any]]) -> dict[str, dict[str, Totals]]:
     config = donation_config(folder, [RUSSIA, BELARUS, TOKYO])
     async with open_database(folder / "ledger.sqlite3") as db:
-        donations = build_donations(config, db, offline_audience(config, db), environ={})
+        audience = offline_audience(config, db)
+        donations = build_donations(config, db, audience, audience.outbox, environ={})
         for event in events:
             await donations.ledger.apply_event(event)
         return await donations.ledger.totals()
