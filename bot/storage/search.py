@@ -1,4 +1,8 @@
-"""Typed queries over the article archive: latest, full-text search, related articles."""
+"""Typed queries over the article archive: latest, full-text search, related articles.
+
+Search uses SQLite's FTS5 (`MATCH`, `bm25`, `snippet`, from migration 0004): another
+backend brings its own full-text index and its own version of these queries.
+"""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ class SqliteTx:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
-        self.committed: list[Callable[[], None]] = []
+        self.after_commit_callbacks: list[Callable[[], None]] = []
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         rows = await _fetch_all(self._conn, sql, params)
@@ -58,7 +58,7 @@ class SqliteTx:
         await self._conn.executemany(sql, rows)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
-        self.committed.append(callback)
+        self.after_commit_callbacks.append(callback)
 
 
 class SqliteDatabase:
@@ -137,7 +137,7 @@ class SqliteDatabase:
             except BaseException:
                 await self._rollback()
                 raise
-        for callback in tx.committed:
+        for callback in tx.after_commit_callbacks:
             try:
                 callback()
             except Exception:
