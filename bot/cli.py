@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import tempfile
 import tomllib
@@ -156,24 +157,51 @@ def _run(main: Coroutine[Any, Any, None]) -> int:
     return 0
 
 
+def _stdout_to_devnull() -> None:
+    """The reader of our output is gone (`demo | head`): what is still written, and the
+    flush at exit, go to the null device instead of failing with BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+
+
 async def _demo(data_dir: Path, user: str | None) -> None:
     async with serve_sample_feed() as feed_url:
         config = demo_config(data_dir, user, feed_url)
         name = config.console.user
         role = "an admin" if name in config.admins.console else "not an admin"
-        print(
-            f"outreach-bot demo: you are {name!r} ({role}). Type /help. Ctrl-D or Ctrl-C quits.\n",
-            flush=True,
-        )
+        try:
+            print(
+                f"outreach-bot demo: you are {name!r} ({role}). Type /help. "
+                "Ctrl-D or Ctrl-C quits.\n",
+                flush=True,
+            )
+        except BrokenPipeError:
+            _stdout_to_devnull()
+            return  # nobody reads the console: there is no session to run
         await run_bot(config)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the demo session; it ends quietly (status 0) when its output's reader goes away
+    (the console adapter ends the session on a broken pipe; the rest is flushed here)."""
     setup_logging(args.log_level)
-    if args.data is not None:
-        return _run(_demo(args.data.resolve(), args.user))
-    with tempfile.TemporaryDirectory(prefix="outreach-demo-") as tmp:
-        return _run(_demo(Path(tmp), args.user))
+    try:
+        if args.data is not None:
+            return _run(_demo(args.data.resolve(), args.user))
+        with tempfile.TemporaryDirectory(prefix="outreach-demo-") as tmp:
+            return _run(_demo(Path(tmp), args.user))
+    finally:
+        _flush_stdout()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
