@@ -41,6 +41,7 @@ from bot.router import CommandRouter
 from bot.storage import Database, open_database
 from bot.storage.state import DatabaseStateStore
 from bot.subscriptions import Subscriptions
+from bot.web import build_web
 from handlers import all_commands
 
 __all__ = ["App", "ConsoleIO", "StartupError", "build_app", "offline_audience", "run_bot"]
@@ -265,7 +266,8 @@ def build_app(
     router = CommandRouter(
         services, all_commands(services.donations), bot_names=AdapterNames(adapters)
     )
-    return App(config, services, router, adapters, workers, stop)
+    web = build_web(config.web, services.donations, archive=services.archive, clock=clock)
+    return App(config, services, router, adapters, workers, stop, web)
 
 
 async def run_bot(

@@ -304,8 +304,32 @@ class DonationsSection(Section):
         return value
 
 
+def _origin(value: str) -> str:
+    """ "*" or a scheme://host[:port] origin, as CSP frame-ancestors takes it."""
+    if value == "*":
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise ValueError(f"{value!r} is not an origin like https://example.org (or *)")
+    if parts.query or parts.fragment or any(ch in value for ch in " ;,'\""):
+        raise ValueError(f"{value!r} is not an origin like https://example.org (or *)")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class WebSection(Section):
+    # The server runs when enabled, or when a Stripe webhook secret is set (it hosts the webhook).
+    enabled: bool = False
     listen: str = "127.0.0.1:8080"
+    # The address the world sees (behind the TLS proxy); chat replies link to campaign pages here.
+    public_url: HttpUrl | None = None
+    pages: bool = True
+    # Sites allowed to show the widget in an iframe (CSP frame-ancestors); "*" is any.
+    embed_origins: list[Annotated[str, AfterValidator(_origin)]] = ["*"]
+    donate_per_minute: int = Field(default=10, ge=1, le=10_000)
+    heartbeat: Annotated[Duration, Field(gt=0, le=300)] = 15.0
+    # Behind a reverse proxy every request comes from the proxy: take the client's address
+    # from the last X-Forwarded-For entry instead (only if the proxy sets it).
+    trust_forwarded: bool = False
 
     @field_validator("listen")
     @classmethod

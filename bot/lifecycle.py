@@ -24,6 +24,7 @@ from bot.router import CommandRouter
 from bot.storage import Database
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
+from bot.web import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class App:
     adapters: Mapping[str, ChatAdapter]
     workers: Mapping[str, DeliveryWorker]
     stop: asyncio.Event
+    web: WebServer | None = None  # the [web] server (webhook, campaign pages), when it runs
 
     @property
     def db(self) -> Database:
@@ -154,7 +156,9 @@ class App:
         jobs: list[BackgroundJob] = [w.run for w in self.workers.values()]
         jobs += [self.services.poller.run, self.services.announcements.run]
         if self.services.donations is not None:
-            jobs += self.services.donations.jobs()
+            jobs += self.services.donations.jobs(serve_webhook=self.web is None)
+        if self.web is not None:
+            jobs.append(self.web.run)
         return jobs
 
     async def run(self) -> None:

@@ -22,7 +22,7 @@ from bot.donations.campaigns import Campaign
 from bot.donations.card import render_card
 from bot.donations.ledger import Unrecorded
 from bot.donations.money import AmountError, amount_argument, format_amount, parse_amount
-from bot.donations.render import progress_post
+from bot.donations.render import page_block, progress_post
 from handlers.args import parse_id
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def amount_buttons(campaign: Campaign) -> tuple[tuple[Button, ...], ...]:
     return rows
 
 
-def amount_menu(campaign: Campaign) -> Post:
+def amount_menu(campaign: Campaign, public_url: str | None = None) -> Post:
     blocks: list[Block] = [para(bold(campaign.title))]
     if campaign.description:
         blocks.append(para(campaign.description))
@@ -72,6 +72,7 @@ def amount_menu(campaign: Campaign) -> Post:
         blocks.append(para(f"Choose an amount, or type /donate {campaign.id} AMOUNT."))
     else:
         blocks.append(para("Choose an amount:"))
+    blocks += page_block(public_url, campaign)
     return Post(blocks=tuple(blocks), buttons=amount_buttons(campaign))
 
 
@@ -88,7 +89,13 @@ def chosen_amount(campaign: Campaign, text: str) -> int | None:
 
 
 def link_post(
-    campaign: Campaign, amount: int | None, url: str, *, offer_notify: bool, note: str
+    campaign: Campaign,
+    amount: int | None,
+    url: str,
+    *,
+    offer_notify: bool,
+    note: str,
+    public_url: str | None = None,
 ) -> Post:
     """The payment link, as a button and as text (for platforms without buttons)."""
     what = "the amount you choose" if amount is None else format_amount(amount, campaign.currency)
@@ -99,6 +106,7 @@ def link_post(
     ]
     if note:
         blocks.append(para(note))
+    blocks += page_block(public_url, campaign)
     pay = "Donate" if amount is None else f"Donate {what}"
     buttons: list[tuple[Button, ...]] = [(Button(pay, url=url),)]
     if offer_notify:
@@ -112,8 +120,14 @@ def _looks_like_amount(text: str) -> bool:
     return text.lower() == "any" or any(ch.isdigit() for ch in text)
 
 
+def public_url(ctx: Context) -> str | None:
+    """Where the campaign pages are, for links in replies (None: not published)."""
+    web = ctx.services.config.web
+    return web.public_url if web.pages else None
+
+
 async def _payment_link(
-    incoming: Incoming, d: Donations, campaign: Campaign, args: list[str]
+    incoming: Incoming, ctx: Context, d: Donations, campaign: Campaign, args: list[str]
 ) -> Post:
     amount_text, rest = args[0], [a.lower() for a in args[1:]]
     notify = rest == ["notify"]
@@ -144,7 +158,9 @@ async def _payment_link(
     except ProviderError as exc:
         return Post.text(str(exc))
     offer = confirms and private and not notify
-    return link_post(campaign, amount, url, offer_notify=offer, note=note)
+    return link_post(
+        campaign, amount, url, offer_notify=offer, note=note, public_url=public_url(ctx)
+    )
 
 
 async def donate(incoming: Incoming, ctx: Context, d: Donations) -> Reply:
@@ -166,8 +182,8 @@ async def donate(incoming: Incoming, ctx: Context, d: Donations) -> Reply:
     if campaign is None:
         return campaign_menu(active, args[0] if args else None)
     if not args:
-        return amount_menu(campaign)
-    return await _payment_link(incoming, d, campaign, args)
+        return amount_menu(campaign, public_url(ctx))
+    return await _payment_link(incoming, ctx, d, campaign, args)
 
 
 async def progress(incoming: Incoming, ctx: Context, d: Donations) -> Reply:
@@ -185,7 +201,7 @@ async def progress(incoming: Incoming, ctx: Context, d: Donations) -> Reply:
     rows = await d.ledger.progress(ids)
     today = datetime.fromtimestamp(ctx.services.clock(), UTC).date()
     card = await asyncio.to_thread(render_card, rows, today)
-    return progress_post(rows, today, card)
+    return progress_post(rows, today, card, public_url(ctx))
 
 
 RECORD_USAGE = Post.text(

@@ -14,11 +14,12 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.chat import ChatRef, Incoming
 from bot.donations.campaigns import Campaign, CampaignTranslation
+from bot.donations.changes import CampaignChanges
 from bot.donations.events import HANDLED_TYPES
 from bot.donations.ledger import Ledger
 from bot.donations.money import to_minor
@@ -66,6 +67,8 @@ class Donations:
     stripe: StripeApi | None = None
     webhook: WebhookServer | None = None
     reconciler: Reconciler | None = None
+    # Published by the ledger after each commit; the web server's live pages listen.
+    changes: CampaignChanges = field(default_factory=CampaignChanges)
 
     def active_campaigns(self) -> list[Campaign]:
         return [c for c in self.campaigns.values() if c.active]
@@ -93,10 +96,13 @@ class Donations:
             campaign, amount_minor, idempotency_key=request_key, thank_token=token
         )
 
-    def jobs(self) -> list[Job]:
-        """Background jobs: the webhook server if a webhook secret is set, else the poller."""
+    def jobs(self, *, serve_webhook: bool = True) -> list[Job]:
+        """Background jobs: the webhook server if a webhook secret is set, else the poller.
+
+        `serve_webhook=False`: the [web] server hosts the webhook route (no job for it).
+        """
         if self.webhook is not None:
-            return [self._serve_webhooks]
+            return [self._serve_webhooks] if serve_webhook else []
         if self.reconciler is not None:
             return [self._reconcile]
         return []
@@ -157,13 +163,15 @@ def build_donations(
 ) -> Donations:
     """Assemble the donations service from the config (secrets from `environ`)."""
     campaigns = {c.id: campaign_from_config(c) for c in config.campaigns}
-    ledger = Ledger(db, audience, outbox, campaigns, clock=clock)
+    changes = CampaignChanges(campaigns)
+    ledger = Ledger(db, audience, outbox, campaigns, clock=clock, on_change=changes.publish)
     providers: dict[str, PaymentLinks] = {}
     if config.donations.static_url:
         providers["static"] = StaticLinks(config.donations.static_url)
+    base = Donations(campaigns, ledger, providers, changes=changes)
     if not any(c.provider == "stripe" for c in campaigns.values()):
-        return Donations(campaigns, ledger, providers)
-    return _with_stripe(config, db, Donations(campaigns, ledger, providers), clock, environ)
+        return base
+    return _with_stripe(config, db, base, clock, environ)
 
 
 def _with_stripe(
@@ -210,4 +218,6 @@ def _with_stripe(
             "no webhook secret in %s: payments are read from Stripe's event list instead",
             section.webhook_secret_env,
         )
-    return Donations(base.campaigns, base.ledger, providers, api, webhook, reconciler)
+    return Donations(
+        base.campaigns, base.ledger, providers, api, webhook, reconciler, changes=base.changes
+    )

@@ -15,8 +15,9 @@ import logging
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bot.chat import ChatRef
@@ -91,10 +92,12 @@ class Ledger:
         campaigns: Mapping[str, Campaign],
         *,
         clock: Callable[[], float] = time.time,
+        on_change: Callable[[Collection[str | None]], None] | None = None,
     ) -> None:
         self.db = db
         self.audience = audience
         self.outbox = outbox
+        self._on_change = on_change  # told after each commit that added entries (live views)
         self.campaigns = dict(campaigns)
         self.clock = clock
         self._pending: list[_Pending] = []
@@ -275,6 +278,8 @@ class Ledger:
             if new:
                 memo = await self._raised(tx, new)
                 memo = await self._milestones(tx, memo, now)
+                if self._on_change is not None:
+                    tx.after_commit(partial(self._on_change, [entry.campaign for _, entry in new]))
         if memo is not None:
             self._raised_memo = memo  # only once committed
         if new:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.chat import Block, Post, bold, para
+from bot.chat import Block, Post, bold, link, para
 from bot.donations.campaigns import (
     Campaign,
     Progress,
@@ -45,14 +45,29 @@ def progress_line(p: Progress, today: date) -> str:
     return f"Support {p.campaign.title} — {progress_figures(p, today)}"
 
 
-def progress_post(progress: list[Progress], today: date, card_png: bytes | None) -> Post:
-    """The /progress reply: a paragraph per campaign, plus the card picture where shown."""
+def campaign_page_url(public_url: str | None, campaign: Campaign) -> str | None:
+    """The campaign's web page under `[web] public_url`, or None when that is not set."""
+    return f"{public_url.rstrip('/')}/campaigns/{campaign.id}" if public_url else None
+
+
+def page_block(public_url: str | None, campaign: Campaign) -> list[Block]:
+    """ "Campaign page: <link>" when the web pages have a public address, else nothing."""
+    url = campaign_page_url(public_url, campaign)
+    return [para("Campaign page: ", link(url, url))] if url else []
+
+
+def progress_post(
+    progress: list[Progress], today: date, card_png: bytes | None, public_url: str | None = None
+) -> Post:
+    """The /progress reply: a paragraph per campaign (with its page link when the web pages
+    have a public address), plus the card picture where shown."""
     blocks: list[Block] = []
     for p in progress:
         blocks.append(para(bold(f"Support {p.campaign.title}"), " — " + progress_figures(p, today)))
         others = other_currencies(p)
         if others:
             blocks.append(para(others))
+        blocks += page_block(public_url, p.campaign)
     blocks.append(para("Give with /donate."))
     return Post(blocks=tuple(blocks), image_png=card_png)
 

@@ -6,7 +6,7 @@ import csv
 from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
-from bot.donations.campaigns import UNASSIGNED, progress_from_totals
+from bot.donations.campaigns import UNASSIGNED, Campaign, Totals, progress_from_totals
 from bot.donations.ledger import Ledger
 from bot.donations.money import format_amount, to_major
 from bot.donations.render import other_currencies, progress_line
@@ -22,22 +22,7 @@ async def progress_json(ledger: Ledger) -> dict[str, Any]:
     "unassigned".
     """
     totals = await ledger.totals()
-    campaigns = []
-    for campaign in ledger.campaigns.values():
-        mine = totals.get(campaign.id, {})
-        progress = progress_from_totals(campaign, mine)
-        by_currency = {campaign.currency: progress.raised}
-        by_currency.update({cur: t.net for cur, t in sorted(mine.items())})
-        campaigns.append(
-            {
-                "id": campaign.id,
-                "currency": campaign.currency,
-                "goal": campaign.goal,
-                "raised": progress.raised,
-                "donations": progress.donations,
-                "by_currency": by_currency,
-            }
-        )
+    campaigns = [campaign_json(c, totals.get(c.id, {})) for c in ledger.campaigns.values()]
     unassigned = totals.get(UNASSIGNED, {})
     return {
         "campaigns": campaigns,
@@ -45,6 +30,21 @@ async def progress_json(ledger: Ledger) -> dict[str, Any]:
             "donations": sum(t.donations for t in unassigned.values()),
             "by_currency": {cur: t.net for cur, t in sorted(unassigned.items())},
         },
+    }
+
+
+def campaign_json(campaign: Campaign, totals: dict[str, Totals]) -> dict[str, Any]:
+    """One campaign's entry of `progress_json` from its per-currency totals."""
+    progress = progress_from_totals(campaign, totals)
+    by_currency = {campaign.currency: progress.raised}
+    by_currency.update({cur: t.net for cur, t in sorted(totals.items())})
+    return {
+        "id": campaign.id,
+        "currency": campaign.currency,
+        "goal": campaign.goal,
+        "raised": progress.raised,
+        "donations": progress.donations,
+        "by_currency": by_currency,
     }
 
 

@@ -65,10 +65,14 @@ class WebhookServer:
         """The endpoint's URL (after `start`)."""
         return f"http://{self.host}:{self.port}{PATH}"
 
-    async def start(self) -> int:
-        """Bind and serve; returns the port actually bound."""
-        app = web.Application(client_max_size=MAX_BODY)
+    def add_routes(self, app: web.Application) -> None:
+        """Serve the webhook route on another server's app (the [web] server)."""
         app.router.add_post(PATH, self._receive)
+
+    async def start(self) -> int:
+        """Bind and serve alone; returns the port actually bound."""
+        app = web.Application(client_max_size=MAX_BODY)
+        self.add_routes(app)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         try:

@@ -1,0 +1,72 @@
+"""What the pages, the widget, the SVG and the live events show about a campaign."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from babel.numbers import format_decimal
+
+from bot.donations.campaigns import Campaign, Totals, percent_shown
+from bot.donations.report import campaign_json
+from bot.web.lang import money, translations_for
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignView:
+    """A campaign with its figures as `outreach-bot progress --json` gives them (minor units)."""
+
+    campaign: Campaign
+    figures: dict[str, Any]
+
+    @classmethod
+    def of(cls, campaign: Campaign, totals: dict[str, Totals]) -> CampaignView:
+        return cls(campaign, campaign_json(campaign, totals))
+
+    @property
+    def raised(self) -> int:
+        return int(self.figures["raised"])
+
+    @property
+    def donations(self) -> int:
+        return int(self.figures["donations"])
+
+    @property
+    def percent(self) -> int:
+        """Percent of the goal shown (may pass 100)."""
+        return percent_shown(self.raised, self.campaign.goal)
+
+    @property
+    def bar_percent(self) -> int:
+        """How much of the bar is filled: 0 to 100."""
+        return min(100, max(0, self.percent))
+
+    def days_left(self, today: date) -> int | None:
+        """Whole days to the deadline (0: the last day; negative: ended), or None."""
+        deadline = self.campaign.deadline
+        return None if deadline is None else (deadline - today).days
+
+    def others(self) -> list[tuple[str, int]]:
+        """Net received in other currencies (never converted), for "also received"."""
+        own = self.campaign.currency
+        return [(c, n) for c, n in self.figures["by_currency"].items() if c != own and n]
+
+    def display(self, lang: str) -> dict[str, Any]:
+        """The figures as a reader of `lang` sees them (what live updates carry)."""
+        t = translations_for(lang)
+        cur = self.campaign.currency
+        raised, goal = money(self.raised, cur, lang), money(self.campaign.goal, cur, lang)
+        return {
+            "percent": self.percent,
+            "bar": self.bar_percent,
+            "raised": raised,
+            "goal": goal,
+            "summary": t.gettext("%(raised)s of %(goal)s") % {"raised": raised, "goal": goal},
+            "donations": t.ngettext("%(n)s donation", "%(n)s donations", self.donations)
+            % {"n": format_decimal(self.donations, locale=lang)},
+        }
+
+    def event(self, lang: str) -> dict[str, Any]:
+        """One live update: the figures, and how to show them in `lang`."""
+        return {**self.figures, "display": self.display(lang)}
