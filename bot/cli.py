@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import sys
 import tempfile
 import tomllib
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", type=Path, help="keep the demo's database in this folder (default: a temp folder)"
     )
     demo.add_argument("--user", help="chat as this console user instead of 'admin'")
+    demo.add_argument(
+        "--web-port",
+        type=int,
+        default=0,
+        help="serve the demo campaign's page on this port of 127.0.0.1 (default: a free one)",
+    )
     _add_log_level(demo, "WARNING")
 
     run = sub.add_parser(
@@ -137,10 +144,24 @@ def _add_donation_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     add_admin_commands(sub)
 
 
-def demo_config(data_dir: Path, user: str | None, feed_url: str) -> Config:
+def free_port() -> int:
+    """A port of 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def demo_config(data_dir: Path, user: str | None, feed_url: str, web_port: int = 0) -> Config:
     data = tomllib.loads(demo_config_text())
     data.setdefault("storage", {})["path"] = str(data_dir / "outreach.sqlite3")
     data["feeds"][0]["url"] = feed_url
+    port = web_port or free_port()
+    data["web"] = {
+        "enabled": True,
+        "listen": f"127.0.0.1:{port}",
+        "public_url": f"http://127.0.0.1:{port}",
+    }
     if user:
         data["console"]["user"] = user
     return parse_config(data, source="embedded demo config", base_dir=data_dir)
@@ -174,15 +195,17 @@ def _flush_stdout() -> None:
         _stdout_to_devnull()
 
 
-async def _demo(data_dir: Path, user: str | None) -> None:
+async def _demo(data_dir: Path, user: str | None, web_port: int) -> None:
     async with serve_sample_feed() as feed_url:
-        config = demo_config(data_dir, user, feed_url)
+        config = demo_config(data_dir, user, feed_url, web_port)
         name = config.console.user
         role = "an admin" if name in config.admins.console else "not an admin"
+        page = f"{config.web.public_url}/campaigns/{config.campaigns[0].id}"
         try:
             print(
                 f"outreach-bot demo: you are {name!r} ({role}). Type /help. "
-                "Ctrl-D or Ctrl-C quits.\n",
+                "Ctrl-D or Ctrl-C quits.\n"
+                f"The demo campaign's page: {page}\n",
                 flush=True,
             )
         except BrokenPipeError:
@@ -197,9 +220,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     try:
         if args.data is not None:
-            return _run(_demo(args.data.resolve(), args.user))
+            return _run(_demo(args.data.resolve(), args.user, args.web_port))
         with tempfile.TemporaryDirectory(prefix="outreach-demo-") as tmp:
-            return _run(_demo(Path(tmp), args.user))
+            return _run(_demo(Path(tmp), args.user, args.web_port))
     finally:
         _flush_stdout()
 
