@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 
 from aiohttp import web
 
+from bot.donations.campaigns import Campaign
 from bot.web.lang import translations_for
 from bot.web.live import Listener, sse_event
 from bot.web.site import Site, lang_of, not_found
 from bot.web.svg import progress_svg
+from bot.web.views import CampaignView
 
 MAX_LISTENERS = 20_000  # open event streams at most; more get 503
 HEARTBEAT = b": heartbeat\n\n"
@@ -39,10 +42,14 @@ class Data:
         campaign = self.site.campaign(request)
         if campaign is None:
             return not_found(request)
-        view = await self.site.view(campaign)
         wanted = request.query.get("display") == "1"
-        body = view.event(lang_of(request)) if wanted else view.figures
-        response = web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+        lang = lang_of(request) if wanted else ""
+        body, _ = await self._cached(
+            ("json", lang),
+            lambda view: json.dumps(view.event(lang) if wanted else view.figures).encode(),
+            campaign,
+        )
+        response = web.Response(body=body, content_type="application/json")
         response.headers["Cache-Control"] = "no-cache"
         response.headers["Access-Control-Allow-Origin"] = "*"
         if wanted:
@@ -55,13 +62,30 @@ class Data:
         if campaign is None:
             return not_found(request)
         lang = lang_of(request)
-        view = await self.site.view(campaign)
-        body = progress_svg(view, view.display(lang), campaign.title)
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        body, etag = await self._cached(
+            ("svg", lang),
+            lambda view: progress_svg(view, view.display(lang), campaign.title),
+            campaign,
+        )
         headers = {"Cache-Control": "public, max-age=60", "ETag": etag, "Vary": "Accept-Language"}
         if etag in request.headers.get("If-None-Match", ""):
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, content_type="image/svg+xml", headers=headers)
+
+    async def _cached(
+        self, key: tuple[str, ...], make: Callable[[CampaignView], bytes], campaign: Campaign
+    ) -> tuple[bytes, str]:
+        """The campaign's body for `key` and its ETag, rendered once per ledger change."""
+        figures = self.site.figures
+        cache_key = (campaign.id, *key)
+        found = figures.rendered(cache_key)
+        if found is not None:
+            return found
+        generation = figures.generation
+        body = make(await self.site.view(campaign))
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        figures.keep(cache_key, body, etag, generation)
+        return body, etag
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-Sent Events: the figures now, then each change; a comment as heartbeat."""

@@ -21,6 +21,7 @@ from bot.config import WebSection
 from bot.donations import Donations
 from bot.donations.webhook import MAX_BODY, WebhookServer, split_listen
 from bot.web.data import Data
+from bot.web.figures import FiguresCache
 from bot.web.live import LiveHub
 from bot.web.pages import Pages
 from bot.web.ratelimit import ClientRateLimit
@@ -163,8 +164,10 @@ def build_web(
         return None
     site = None
     if settings.pages and donations is not None:
+        figures = FiguresCache(donations.ledger.totals)
+        donations.changes.subscribe(figures.changed)  # first: live updates read fresh figures
         hub = LiveHub(donations.campaigns.values(), donations.ledger.totals)
         donations.changes.subscribe(hub.changed)
         limiter = ClientRateLimit(settings.donate_per_minute)
-        site = Site(donations, settings, hub, limiter, archive, clock)
+        site = Site(donations, settings, hub, limiter, figures, archive, clock)
     return WebServer(settings.listen, site=site, webhook=webhook)

@@ -14,6 +14,7 @@ from bot.archive import Archive, ArchivedArticle
 from bot.config import WebSection
 from bot.donations import Donations
 from bot.donations.campaigns import Campaign
+from bot.web.figures import FiguresCache
 from bot.web.lang import choose_language
 from bot.web.live import LiveHub
 from bot.web.ratelimit import ClientRateLimit
@@ -32,6 +33,7 @@ class Site:
     settings: WebSection
     hub: LiveHub
     limiter: ClientRateLimit
+    figures: FiguresCache
     archive: Archive | None = None
     clock: Callable[[], float] = time.time
 
@@ -42,8 +44,7 @@ class Site:
         return self.donations.campaigns.get(request.match_info.get("id", ""))
 
     async def view(self, campaign: Campaign) -> CampaignView:
-        totals = await self.donations.ledger.totals()
-        return CampaignView.of(campaign, totals.get(campaign.id, {}))
+        return await self.figures.view(campaign)
 
     def page_url(self, campaign: Campaign) -> str:
         """The campaign page's address: under `public_url` when set, else root-relative."""
