@@ -25,6 +25,7 @@ from bot.i18n.catalogues import (
     discover,
     read_catalogue,
     supported_languages,
+    translations,
 )
 from bot.i18n.lang import N_, Lang, Msg, Text, lang_for, negotiate
 
@@ -40,4 +41,5 @@ __all__ = [
     "negotiate",
     "read_catalogue",
     "supported_languages",
+    "translations",
 ]

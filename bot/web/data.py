@@ -10,7 +10,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from bot.donations.campaigns import Campaign
-from bot.web.lang import translations_for
+from bot.web.lang import reader
 from bot.web.live import Listener, sse_event
 from bot.web.site import Site, lang_of, not_found
 from bot.web.svg import progress_svg
@@ -64,7 +64,7 @@ class Data:
         lang = lang_of(request)
         body, etag = await self._cached(
             ("svg", lang),
-            lambda view: progress_svg(view, view.display(lang), campaign.title),
+            lambda view: progress_svg(view, view.display(lang), campaign.title_in(lang)),
             campaign,
         )
         headers = {"Cache-Control": "public, max-age=60", "ETag": etag, "Vary": "Accept-Language"}
@@ -93,7 +93,7 @@ class Data:
         if campaign is None:
             return not_found(request)
         if self.site.hub.listening >= MAX_LISTENERS:
-            _ = translations_for(lang_of(request)).gettext
+            _ = reader(lang_of(request)).gettext
             return web.Response(status=503, text=_("Too many live pages are open; try later."))
         lang = lang_of(request)
         listener = self.site.hub.listen(campaign.id, lang)

@@ -1,37 +1,52 @@
-"""The reader's language on the web: chosen per request, with its translations and money format."""
+"""The reader's language on the web: chosen per request from bot.i18n's catalogues.
+
+The pages speak the bot's languages (every catalogue in bot/locales): the words come
+from the same gettext catalogues as the chat replies, and money and numbers from
+`bot.i18n.Lang`, so a Russian reader sees "12 340 $" on a page as in a chat.
+"""
 
 from __future__ import annotations
 
 import gettext
-from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 
 from babel import Locale
-from babel.numbers import format_currency
 
-from bot.donations.money import to_major
-
-LANGUAGES = ("en", "ru", "uk", "es")  # the bot's languages; the first is the fallback
-DEFAULT = LANGUAGES[0]
+from bot.i18n import DEFAULT_LANGUAGE, Lang, negotiate, supported_languages, translations
 
 
-def translations_for(lang: str) -> gettext.NullTranslations:
-    """The translations object for `lang` (one of LANGUAGES).
-
-    The one place the web pages get their catalogues: until bot.i18n lands this is
-    the identity (English source strings); then it returns bot.i18n's catalogue.
-    """
-    return gettext.NullTranslations()
+def languages() -> tuple[str, ...]:
+    """The languages a page can be read in (the shipped catalogues), sorted by code."""
+    return supported_languages()
 
 
-def _tag(value: str) -> str:
-    return value.strip().replace("_", "-").split("-")[0].lower()
+def translations_for(lang: str) -> gettext.GNUTranslations:
+    """bot.i18n's catalogue for `lang` (a supported code): gettext, ngettext, pgettext,
+    npgettext, as Jinja's `install_gettext_translations(..., newstyle=True)` takes them."""
+    return translations(lang)
+
+
+def reader(lang: str) -> Lang:
+    """The `Lang` of a supported code: its words, money and numbers."""
+    return Lang.of(lang)
+
+
+@cache
+def language_name(lang: str) -> str:
+    """A language named in itself, for the language switch: "Русский", "Español"."""
+    name: str = Locale.parse(lang).get_display_name(lang) or lang
+    return name[:1].upper() + name[1:]
+
+
+def _supported(tag: str) -> str | None:
+    """The supported language nearest to one BCP 47 tag ("ru-RU" → "ru"), or None."""
+    return negotiate(tag.strip(), default="") or None
 
 
 def choose_language(query: str | None, accept_language: str | None) -> str:
     """`?lang=` if it names one of our languages, else the best of `Accept-Language`."""
-    if query and _tag(query) in LANGUAGES:
-        return _tag(query)
+    if query and (chosen := _supported(query)):
+        return chosen
     ranked: list[tuple[float, int, str]] = []
     for n, item in enumerate((accept_language or "").split(",")):
         tag, _, params = item.partition(";")
@@ -43,26 +58,7 @@ def choose_language(query: str | None, accept_language: str | None) -> str:
                     weight = float(value)
                 except ValueError:
                     weight = 0.0
-        if _tag(tag) in LANGUAGES and weight > 0:
-            ranked.append((-weight, n, _tag(tag)))
-    return min(ranked)[2] if ranked else DEFAULT
-
-
-@lru_cache(maxsize=64)
-def _whole_pattern(lang: str) -> str:
-    """The locale's currency pattern without decimals ("¤#,##0"), for whole amounts."""
-    pattern: str = Locale.parse(lang).currency_formats["standard"].pattern
-    return pattern.split(";", maxsplit=1)[0].replace(".00", "")
-
-
-def money(amount_minor: int, currency: str, lang: str) -> str:
-    """An amount for a reader of `lang`: "$12,340", "12 340 $", "12.340,50 €" (Babel, CLDR).
-
-    Whole amounts drop their zero decimals, as the chat replies do.
-    """
-    value: Decimal = to_major(amount_minor, currency)
-    if value == value.to_integral_value():
-        return format_currency(
-            value, currency, format=_whole_pattern(lang), locale=lang, currency_digits=False
-        )
-    return format_currency(value, currency, locale=lang)
+        code = _supported(tag)
+        if code is not None and weight > 0:
+            ranked.append((-weight, n, code))
+    return min(ranked)[2] if ranked else DEFAULT_LANGUAGE

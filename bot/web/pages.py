@@ -11,7 +11,7 @@ from aiohttp import web
 from bot.donations import ProviderError
 from bot.donations.campaigns import Campaign
 from bot.donations.money import AmountError, amount_argument, parse_amount
-from bot.web.lang import money, translations_for
+from bot.web.lang import reader
 from bot.web.site import Site, html, lang_of, not_found
 from bot.web.views import CampaignView
 
@@ -27,7 +27,8 @@ def suggested(campaign: Campaign, lang: str) -> list[tuple[str, str]]:
     """(form value, label) of each suggested amount, the highlighted one first."""
     ordered = sorted(campaign.amounts, key=lambda a: a != campaign.highlight)
     return [
-        (amount_argument(a, campaign.currency), money(a, campaign.currency, lang)) for a in ordered
+        (amount_argument(a, campaign.currency), reader(lang).money(a, campaign.currency))
+        for a in ordered
     ]
 
 
@@ -36,7 +37,7 @@ def chosen_amount(campaign: Campaign, form: dict[str, str], lang: str) -> int | 
 
     None means the donor chooses on the payment page; raises AmountError for the person.
     """
-    _ = translations_for(lang).gettext
+    _ = reader(lang).gettext
     if form.get("monthly"):
         raise AmountError(_("This campaign does not offer monthly gifts."))
     typed = form.get("custom", "").strip()
@@ -99,7 +100,7 @@ class Pages:
             "view": view,
             "display": view.display(lang),
             "today": self.site.today(),
-            "others": [money(n, cur, lang) for cur, n in view.others()],
+            "others": [reader(lang).money(n, cur) for cur, n in view.others()],
             "amounts": suggested(campaign, lang),
             "chosen": form.get("amount", default) if not form.get("custom") else "",
             "custom": form.get("custom", ""),

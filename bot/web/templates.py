@@ -7,16 +7,13 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from bot.web.lang import LANGUAGES, translations_for
-
-# Each language named in itself, for the language switch (never translated).
-LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "uk": "Українська", "es": "Español"}
+from bot.web.lang import language_name, languages, translations_for
 
 
-@lru_cache(maxsize=len(LANGUAGES))
+@lru_cache(maxsize=16)
 def environment(lang: str) -> Environment:
     """The template environment for `lang`: autoescaped HTML, {% trans %} and _() bound to
-    the language's catalogue."""
+    the language's bot.i18n catalogue (the same one the chat replies read)."""
     env = Environment(
         loader=PackageLoader("bot.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -34,5 +31,6 @@ def environment(lang: str) -> Environment:
 
 def render(name: str, lang: str, **context: Any) -> str:
     """Render template `name` for a reader of `lang`."""
-    languages = [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES]
-    return environment(lang).get_template(name).render(lang=lang, languages=languages, **context)
+    # Each language named in itself for the language switch (never translated).
+    switch = [(code, language_name(code)) for code in languages()]
+    return environment(lang).get_template(name).render(lang=lang, languages=switch, **context)

@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from babel.numbers import format_decimal
-
 from bot.donations.campaigns import Campaign, Totals, percent_shown
 from bot.donations.report import campaign_json
-from bot.web.lang import money, translations_for
+from bot.web.lang import reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +40,9 @@ class CampaignView:
         """How much of the bar is filled: 0 to 100."""
         return min(100, max(0, self.percent))
 
-    def days_left(self, today: date) -> int | None:
-        """Whole days to the deadline (0: the last day; negative: ended), or None."""
-        deadline = self.campaign.deadline
-        return None if deadline is None else (deadline - today).days
+    def days_left(self, lang: str, today: date) -> str:
+        """ "9 days left", "last day", "ended" in `lang`; "" when the campaign has no deadline."""
+        return reader(lang).deadline(self.campaign.deadline, today)
 
     def others(self) -> list[tuple[str, int]]:
         """Net received in other currencies (never converted), for "also received"."""
@@ -54,17 +51,17 @@ class CampaignView:
 
     def display(self, lang: str) -> dict[str, Any]:
         """The figures as a reader of `lang` sees them (what live updates carry)."""
-        t = translations_for(lang)
+        words = reader(lang)
         cur = self.campaign.currency
-        raised, goal = money(self.raised, cur, lang), money(self.campaign.goal, cur, lang)
+        raised, goal = words.money(self.raised, cur), words.money(self.campaign.goal, cur)
         return {
             "percent": self.percent,
             "bar": self.bar_percent,
             "raised": raised,
             "goal": goal,
-            "summary": t.gettext("%(raised)s of %(goal)s") % {"raised": raised, "goal": goal},
-            "donations": t.ngettext("%(n)s donation", "%(n)s donations", self.donations)
-            % {"n": format_decimal(self.donations, locale=lang)},
+            # Translators: the progress of a campaign's bar: "$12,340 of $20,000".
+            "summary": words.gettext("{raised} of {goal}", raised=raised, goal=goal),
+            "donations": words.donations(self.donations),
         }
 
     def event(self, lang: str) -> dict[str, Any]:
