@@ -118,3 +118,13 @@ def test_a_change_with_an_unknown_campaign_means_any() -> None:
     changes.publish(["a"])
     changes.publish([])
     assert seen == [None, frozenset({"a"})]
+
+
+async def test_the_ledger_publishes_each_commit_that_added_entries_once(site: Site) -> None:
+    seen: list[frozenset[str] | None] = []
+    site.donations.changes.subscribe(seen.append)
+    assert await site.pay("cs_1", 500) == 200
+    assert seen == [frozenset({"russia"})]
+    assert await site.pay("cs_1", 500) == 200  # a replay adds nothing: no change to tell
+    await site.donations.ledger.record_gift("russia", 1_000, "USD", "cash")
+    assert seen == [frozenset({"russia"})] * 2
