@@ -34,7 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient, RoomCreateResponse, RoomPreset, RoomSendResponse, SyncResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    RoomCreateResponse,
+    RoomPreset,
+    RoomSendResponse,
+    SyncResponse,
+)
 
 SERVER_NAME = "localhost"
 START_TIMEOUT = 60.0
@@ -300,16 +307,27 @@ class Human:
     async context manager so that its HTTP session is closed.
     """
 
-    def __init__(self, server: Synapse, user: MatrixUser) -> None:
+    def __init__(self, server: Synapse, user: MatrixUser, *, store: Path | None = None) -> None:
         self.user = user
-        self.client = AsyncClient(server.url, user.user_id, user.device_id)
-        self.client.user_id = user.user_id
-        self.client.access_token = user.access_token
+        if store is None:
+            self.client = AsyncClient(server.url, user.user_id, user.device_id)
+            self.client.user_id = user.user_id
+            self.client.access_token = user.access_token
+        else:
+            # An Element-like person: encrypts, decrypts, and trusts devices on first use.
+            store.mkdir(parents=True, exist_ok=True)
+            config = AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False)
+            self.client = AsyncClient(
+                server.url, user.user_id, user.device_id, store_path=str(store), config=config
+            )
+            self.client.restore_login(user.user_id, user.device_id, user.access_token)
         self.events: dict[str, list[dict[str, Any]]] = {}
         self.invites: set[str] = set()
         self._since: str | None = None
 
     async def __aenter__(self) -> Human:
+        if self.client.olm is not None:
+            await self._crypto_chores()  # publishes this device's keys
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -337,9 +355,22 @@ class Human:
 
     async def send_text(self, room_id: str, text: str) -> str:
         content = {"msgtype": "m.text", "body": text}
-        resp = await self.client.room_send(room_id, "m.room.message", content)
+        if self.client.olm is not None:
+            await self.wait_until(lambda: room_id in self.client.rooms)
+        resp = await self.client.room_send(
+            room_id, "m.room.message", content, ignore_unverified_devices=True
+        )
         assert isinstance(resp, RoomSendResponse), resp
         return str(resp.event_id)
+
+    async def _crypto_chores(self) -> None:
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+        await self.client.send_to_device_messages()
 
     async def sync(self, timeout_ms: int = 300) -> None:
         resp = await self.client.sync(timeout=timeout_ms, since=self._since)
@@ -348,6 +379,8 @@ class Human:
         for room_id, info in resp.rooms.join.items():
             self.events.setdefault(room_id, []).extend(e.source for e in info.timeline.events)
         self.invites |= set(resp.rooms.invite)
+        if self.client.olm is not None:
+            await self._crypto_chores()
 
     def messages(self, room_id: str, *, sender: str | None = None) -> list[dict[str, Any]]:
         """The `m.room.message` events seen in a room, oldest first."""

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,25 +26,28 @@ from nio import (
     JoinResponse,
     LocalProtocolError,
     MatrixRoom,
-    RoomCreateResponse,
+    MegolmEvent,
     RoomGetStateEventResponse,
-    RoomPreset,
-    RoomResolveAliasResponse,
     RoomSendResponse,
     SyncResponse,
 )
-from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.adapters.matrix_client import (
     Credentials,
     MatrixLoginError,
     close_client,
-    crypto_chores,
     log_in,
     new_client,
     pin_event,
     request,
     upload_png,
+)
+from bot.adapters.matrix_crypto import (
+    Undecryptable,
+    crypto_chores,
+    open_encrypted,
+    prepare_room,
+    upload_encrypted_png,
 )
 from bot.adapters.matrix_map import (
     PLATFORM,
@@ -53,16 +55,17 @@ from bot.adapters.matrix_map import (
     error_for,
     invite_decision,
     left_alone,
-    names_of,
     to_incoming,
 )
 from bot.adapters.matrix_render import (
     SYNC_FILTER,
     edit_content,
     edit_txn_id,
+    encrypted_image_content,
     image_content,
     message_content,
 )
+from bot.adapters.matrix_rooms import RoomNames
 from bot.chat import (
     ChatError,
     ChatGone,
@@ -122,14 +125,16 @@ class MatrixAdapter:
             burst=burst,
         )
         self._credentials = Credentials(access_token, device_id, password)
-        self.e2e = ENCRYPTION_ENABLED and store_path is not None
+        self.e2e = store_path is not None  # end-to-end encryption, with keys kept there
         self._store_path = store_path
         self._client: AsyncClient | None = None
+        self._names = RoomNames(self._require_client, state)
         self._sync_task: asyncio.Task[None] | None = None
-        self._names: dict[str, str] = {}  # alias or user id -> room id
         self._encrypted: set[str] = set()
+        self._undecryptable = Undecryptable()
+        self._crypto_lock = asyncio.Lock()
+        self.new_device: str | None = None  # set when the bot came up as a new device
         self._handled: deque[str] = deque(maxlen=HANDLED_KEEP)
-        self._dm_lock = asyncio.Lock()
         self.synced = asyncio.Event()  # set after the first sync since start
 
     # --- lifecycle --------------------------------------------------------------
@@ -139,6 +144,8 @@ class MatrixAdapter:
         try:
             await self._login()
             await self._join_configured()
+            if self.new_device is not None:
+                await self._announce_new_device(self.new_device)
         except BaseException:
             await self._close_client()
             raise
@@ -162,9 +169,15 @@ class MatrixAdapter:
 
     async def _login(self) -> None:
         device_id = self._credentials.device_id or await self.state.get("device_id")
-        store = self._store_path if self.e2e else None
-        self._client = new_client(self.homeserver, self.user_id, device_id, store_path=store)
-        await log_in(self._client, self.state, self.user_id, self._credentials)
+        store = self._store_path
+        self._client = client = new_client(
+            self.homeserver, self.user_id, device_id, store_path=store
+        )
+        if store is None:
+            await log_in(client, self.state, self.user_id, self._credentials)
+            return
+        session = await open_encrypted(client, self.state, self.user_id, self._credentials, store)
+        self.e2e, self.new_device = session.encrypted, session.new_device
 
     async def _join_configured(self) -> None:
         client = self._require_client()
@@ -174,7 +187,7 @@ class MatrixAdapter:
                 log.warning("could not join the configured room %s: %s", name, resp.message)
                 continue
             if not name.startswith("!"):
-                self._names[name] = resp.room_id
+                self._names.learn(name, resp.room_id)
             await self._check_encryption(resp.room_id, name)
 
     async def _check_encryption(self, room_id: str, name: str) -> None:
@@ -184,11 +197,7 @@ class MatrixAdapter:
             return
         self._encrypted.add(room_id)
         if not self.e2e:
-            log.warning(
-                "the configured room %s is encrypted; the bot cannot post there without the "
-                "[e2e] extra (python-olm) and a store path",
-                name,
-            )
+            log.warning("the configured room %s is encrypted but encryption is off", name)
 
     def _require_client(self) -> AsyncClient:
         if self._client is None:
@@ -232,6 +241,8 @@ class MatrixAdapter:
             await self._handle_left(resp, on_incoming)
         if self.e2e:
             await crypto_chores(client)
+            for event, room in self._undecryptable.decrypt_pending(client):
+                await self._deliver(to_incoming(event, room, self.user_id), on_incoming)
         await self.state.set("sync_token", resp.next_batch)
         return str(resp.next_batch)
 
@@ -243,8 +254,14 @@ class MatrixAdapter:
                 self._encrypted.add(room_id)
             events = info.timeline.events
             for event in after_own_join(events, self.user_id):
+                if isinstance(event, MegolmEvent):  # nio could not decrypt it
+                    if self.e2e:
+                        await self._undecryptable.note(client, event, room)
+                    continue
                 await self._deliver(to_incoming(event, room, self.user_id), on_incoming)
-            if left_alone(events, room, self.user_id) and room_id not in self._configured_ids():
+            if left_alone(events, room, self.user_id) and room_id not in self._names.configured_ids(
+                self.rooms
+            ):
                 # The person left our direct room: nobody would read it any more.
                 await request(client.room_leave(room_id))
 
@@ -257,10 +274,10 @@ class MatrixAdapter:
                 if incoming is None or incoming.kind is not IncomingKind.BOT_REMOVED:
                     continue
                 # Deliveries may name the room by alias or user id: report every name.
-                for name in names_of(room_id, self._names):
+                for name in self._names.names_of(room_id):
                     chat = ChatRef(PLATFORM, name, incoming.chat.kind, incoming.chat.title)
                     await on_incoming(Incoming(chat, incoming.sender, kind=incoming.kind))
-                await self._forget_room(room_id)
+                await self._names.forget(room_id)
 
     async def _deliver(self, incoming: Incoming | None, on_incoming: OnIncoming) -> None:
         if incoming is None:
@@ -279,7 +296,7 @@ class MatrixAdapter:
 
     async def _handle_invites(self, resp: Any, on_incoming: OnIncoming) -> None:
         client = self._require_client()
-        configured = self._configured_ids()
+        configured = self._names.configured_ids(self.rooms)
         for room_id, info in resp.rooms.invite.items():
             invite = invite_decision(
                 info.invite_state, room_id, self.user_id, configured, self.admins
@@ -295,16 +312,6 @@ class MatrixAdapter:
             log.info("declined an invite to a Matrix room (%s)", invite.reason)
             await request(client.room_leave(room_id))
 
-    async def _forget_room(self, room_id: str) -> None:
-        for name in [n for n, rid in self._names.items() if rid == room_id]:
-            del self._names[name]
-            if name.startswith("@"):
-                await self.state.set(f"dm:{name}", "")
-
-    def _configured_ids(self) -> set[str]:
-        """The configured rooms, by id and by the ids their aliases resolved to."""
-        return set(self.rooms) | {self._names[n] for n in self.rooms if n in self._names}
-
     # --- sending ----------------------------------------------------------------------
 
     async def send(
@@ -312,16 +319,15 @@ class MatrixAdapter:
     ) -> SentRef:
         """Send `post` as an `m.notice`; `key` is the transaction id."""
         content = message_content(post, reply_to=reply_to)
-        room_id = await self._room_for(chat.id)
+        room_id = await self._names.room_for(chat.id)
         try:
             event_id = await self._send_event(room_id, content, key)
         except ChatGone:
             if not chat.id.startswith("@"):
                 raise
             # The person left our direct room: open a new one.
-            await self.state.set(f"dm:{chat.id}", "")
-            self._names.pop(chat.id, None)
-            room_id = await self._room_for(chat.id)
+            await self._names.forget_direct(chat.id)
+            room_id = await self._names.room_for(chat.id)
             event_id = await self._send_event(room_id, content, key)
         if post.image_png is not None:
             await self._send_picture(room_id, post.image_png, f"{key}-picture")
@@ -333,24 +339,35 @@ class MatrixAdapter:
         return SentRef(chat, event_id)
 
     async def _send_picture(self, room_id: str, png: bytes, txn_id: str) -> None:
-        """A generated picture (a progress card) after the text, which stands alone if it fails."""
+        """A generated picture (a progress card) after the text, which stands alone if it fails.
+
+        In an encrypted room the file is uploaded encrypted and its key goes in the event."""
+        client = self._require_client()
         try:
-            uri = await upload_png(self._require_client(), png)
-            await self._send_event(room_id, image_content(uri, png), txn_id)
+            room = client.rooms.get(room_id)
+            if self.e2e and room is not None and room.encrypted:
+                file = await upload_encrypted_png(client, png)
+                content = encrypted_image_content(file, png)
+            else:
+                content = image_content(await upload_png(client, png), png)
+            await self._send_event(room_id, content, txn_id)
         except ChatError as exc:
             log.warning("matrix: could not send a picture: %s", type(exc).__name__)
 
     async def edit(self, sent: SentRef, post: Post) -> None:
         """Replace an earlier post with an `m.replace` edit event."""
         content = edit_content(post, sent.message_id)
-        room_id = await self._room_for(sent.chat.id)
+        room_id = await self._names.room_for(sent.chat.id)
         await self._send_event(room_id, content, edit_txn_id(content))
 
     async def _send_event(self, room_id: str, content: dict[str, Any], txn_id: str) -> str:
         client = self._require_client()
         if room_id in self._encrypted and not self.e2e:
-            raise Rejected("the room is encrypted; install the [e2e] extra to post there")
+            raise Rejected("the room is encrypted and the bot's encryption is off")
         try:
+            if self.e2e:  # the room known to nio, its members' devices, the room key shared
+                async with self._crypto_lock:
+                    await prepare_room(client, room_id)
             resp = await request(
                 client.room_send(
                     room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
@@ -362,37 +379,16 @@ class MatrixAdapter:
             return str(resp.event_id)
         raise error_for(resp)
 
-    async def _room_for(self, chat_id: str) -> str:
-        """The room id for a room id, a room alias or (a direct room with) a user id."""
-        if chat_id.startswith("!"):
-            return chat_id
-        if chat_id in self._names:
-            return self._names[chat_id]
-        if chat_id.startswith("#"):
-            client = self._require_client()
-            resp = await request(client.room_resolve_alias(chat_id))
-            if not isinstance(resp, RoomResolveAliasResponse):
-                raise error_for(resp)
-            self._names[chat_id] = resp.room_id
-            return str(resp.room_id)
-        if re.match(r"^@[^:\s]+:\S+$", chat_id):
-            return await self._direct_room(chat_id)
-        raise Rejected("not a Matrix room id, room alias or user id")
-
-    async def _direct_room(self, user_id: str) -> str:
-        async with self._dm_lock:
-            room_id = self._names.get(user_id) or await self.state.get(f"dm:{user_id}")
-            if not room_id:
-                client = self._require_client()
-                resp = await request(
-                    client.room_create(
-                        is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat
-                    )
+    async def _announce_new_device(self, device_id: str) -> None:
+        """Tell the admins the bot has a new device (its encryption store was lost or replaced)."""
+        text = (
+            f"The bot now uses a new Matrix device, {device_id}: its encryption store was lost "
+            "or replaced. Messages encrypted for the old device cannot be read any more."
+        )
+        for admin in sorted(self.admins):
+            try:
+                await self.send(
+                    ChatRef(PLATFORM, admin), Post.text(text), key=f"device-{device_id}"
                 )
-                if not isinstance(resp, RoomCreateResponse):
-                    raise error_for(resp)
-                room_id = str(resp.room_id)
-                await self.state.set(f"dm:{user_id}", room_id)
-                log.info("opened a direct Matrix room for private messages")
-            self._names[user_id] = room_id
-            return room_id
+            except ChatError as exc:
+                log.warning("matrix: could not tell an admin about the new device: %s", exc)

@@ -7,10 +7,9 @@ transaction ids only deduplicate re-sends while the device stays the same.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +18,6 @@ import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
-    LocalProtocolError,
     LoginResponse,
     RoomGetStateEventResponse,
     RoomPutStateResponse,
@@ -35,7 +33,6 @@ __all__ = [
     "Credentials",
     "MatrixLoginError",
     "close_client",
-    "crypto_chores",
     "log_in",
     "new_client",
     "pin_event",
@@ -95,33 +92,55 @@ async def close_client(client: AsyncClient) -> None:
 
 
 async def log_in(
-    client: AsyncClient, state: StateStore, user_id: str, credentials: Credentials
-) -> None:
+    client: AsyncClient,
+    state: StateStore,
+    user_id: str,
+    credentials: Credentials,
+    *,
+    usable: Callable[[str], Awaitable[bool]] | None = None,
+) -> bool:
     """Log `client` in with the configured or stored token, else the password; keep both ids.
 
-    A configured token wins; else the one a password login stored earlier. The
-    stored device id is reused even for a new login, so the device stays the same.
+    A configured token wins, then the one a password login stored earlier. The
+    stored device id is reused even for a new login, so the device stays the
+    same, unless `usable` refuses that device (its encryption store is lost):
+    then the password makes a new device. Without a password the refused device
+    is used anyway and the result is False (encryption cannot work on it).
     """
-    token = credentials.access_token or await state.get("access_token")
-    device_id = client.device_id or None
-    whoami = await _whoami(client, token) if token else None
-    if whoami is None:
-        if credentials.password is None:
-            raise MatrixLoginError(f"no valid access token or password for {user_id}")
+    fallback: tuple[str, str] | None = None
+    stored = await state.get("access_token")
+    for token in dict.fromkeys(t for t in (credentials.access_token, stored) if t):
+        whoami = await _whoami(client, token)
+        if whoami is None:
+            continue
+        if whoami.user_id != user_id:
+            raise MatrixLoginError(f"the access token belongs to another user, not {user_id}")
+        device_id = whoami.device_id or client.device_id
+        if not device_id:
+            raise MatrixLoginError("the homeserver did not say which device the token belongs to")
+        if usable is None or await usable(device_id):
+            await _keep(client, state, user_id, device_id, token)
+            return True
+        fallback = fallback or (device_id, token)
+    if credentials.password is not None:
+        if fallback is not None:
+            client.device_id = ""  # that device's keys are lost: log in as a new one
         resp = await request(
             client.login(password=credentials.password, device_name="outreach-bot")
         )
         if not isinstance(resp, LoginResponse):
             raise MatrixLoginError(f"password login as {user_id} failed: {resp.message}")
-        token, device_id = resp.access_token, resp.device_id
-    else:
-        device_id = whoami.device_id or device_id
-        if whoami.user_id != user_id:
-            raise MatrixLoginError(f"the access token belongs to another user, not {user_id}")
-    if not device_id or not token:
-        raise MatrixLoginError("the homeserver did not say which device the token belongs to")
-    if client.config.encryption_enabled:
-        client.restore_login(user_id, device_id, token)  # also opens the crypto store
+        await _keep(client, state, user_id, resp.device_id, resp.access_token)
+        return True
+    if fallback is None:
+        raise MatrixLoginError(f"no valid access token or password for {user_id}")
+    await _keep(client, state, user_id, *fallback)
+    return False
+
+
+async def _keep(
+    client: AsyncClient, state: StateStore, user_id: str, device_id: str, token: str
+) -> None:
     client.user_id, client.device_id, client.access_token = user_id, device_id, token
     await state.set("access_token", token)
     await state.set("device_id", device_id)
@@ -138,18 +157,6 @@ async def _whoami(client: AsyncClient, token: str) -> Any:
         raise MatrixLoginError(f"checking the access token failed: {resp.message}")
     log.warning("the Matrix access token was refused; trying the password")
     return None
-
-
-async def crypto_chores(client: AsyncClient) -> None:
-    """What nio's sync_forever does between syncs, for encrypted rooms."""
-    with contextlib.suppress(LocalProtocolError):
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
-        await client.send_to_device_messages()
 
 
 async def upload_png(client: AsyncClient, png: bytes) -> str:

@@ -167,8 +167,3 @@ def error_for(resp: Any) -> ChatError:
     if status >= 500:
         return MaybeDelivered(text)  # the server got the request; it may have been stored
     return Rejected(text)
-
-
-def names_of(room_id: str, names: dict[str, str]) -> list[str]:
-    """Every name the bot knows a room by: its id, and aliases or user ids that lead to it."""
-    return [room_id, *(name for name, rid in names.items() if rid == room_id)]

@@ -296,6 +296,16 @@ def image_content(content_uri: str, png: bytes) -> Content:
     }
 
 
+def encrypted_image_content(file: Content, png: bytes) -> Content:
+    """An `m.image` of a PNG uploaded encrypted: `file` (URL and key) instead of `url`."""
+    return {
+        "msgtype": "m.image",
+        "body": "card.png",
+        "file": file,
+        "info": {"mimetype": "image/png", "size": len(png)},
+    }
+
+
 def pinned_content(current: Content, event_id: str) -> Content:
     """The room's `m.room.pinned_events` content with `event_id` pinned last."""
     pinned = [e for e in current.get("pinned", []) if isinstance(e, str) and e != event_id]

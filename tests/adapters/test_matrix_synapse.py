@@ -9,11 +9,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.adapters.matrix import MatrixAdapter
 from bot.app import App, build_app
-from bot.chat import ChatKind, ChatRef, Incoming, IncomingKind, Post, Rejected, SentRef
+from bot.chat import ChatKind, ChatRef, Incoming, IncomingKind, Post, SentRef
 from bot.config import Config, parse_config
 from bot.feeds.article import Article
 from bot.feeds.render import render_article
@@ -397,23 +395,3 @@ async def test_password_login_keeps_one_device_across_restarts(
     assert len(devices) == 2  # the registration's, and the one the bot logged in once
     assert device in devices
     assert device != bot.device_id
-
-
-async def test_an_encrypted_room_without_e2e_support_is_a_warning_not_a_crash(
-    synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    bot, person = synapse.new_user("bot"), synapse.new_user("ann")
-    encryption = {"type": "m.room.encryption", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
-    async with Human(synapse, person) as human:
-        room_id = await human.create_room([bot.user_id], initial_state=[encryption])
-        config = bot_config(tmp_path, synapse, bot, channel=room_id)
-        async with open_database(tmp_path / "bot.sqlite3") as db:
-            adapter = make_adapter(config, db, bot)
-            await adapter.start(None)
-            try:
-                with pytest.raises(Rejected, match=r"\[e2e\]"):
-                    await adapter.send(ChatRef("matrix", room_id), Post.text("hi"), key="k1")
-            finally:
-                await adapter.stop()
-
-    assert any("is encrypted" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
