@@ -114,8 +114,16 @@ def matrix_adapter(config: Config, db: Database, environ: Mapping[str, str]) -> 
         rate=m.rate,
         burst=m.burst,
         exempt=m.exempt,
-        store_path=config.database_path().parent / "matrix-store",
+        store_path=matrix_store_path(config),
     )
+
+
+def matrix_store_path(config: Config) -> Path:
+    """`[matrix] store_path` (relative to the config file), else beside the database."""
+    if config.matrix.store_path:
+        path = Path(config.matrix.store_path).expanduser()
+        return path if path.is_absolute() else config.base_dir / path
+    return config.database_path().parent / "matrix-store"
 
 
 def build_adapters(

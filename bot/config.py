@@ -175,6 +175,8 @@ class MatrixSection(Section):
     rate: float = Field(default=0.2, gt=0)
     burst: int = Field(default=10, ge=1)
     exempt: bool = False
+    # The end-to-end encryption store (device keys and sessions); None: beside the database.
+    store_path: str | None = None
 
     _check_secrets = field_validator("device_id_env", "password_env")(_require_env_if_enabled)
 

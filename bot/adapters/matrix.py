@@ -134,6 +134,7 @@ class MatrixAdapter:
         self._undecryptable = Undecryptable()
         self._crypto_lock = asyncio.Lock()
         self.new_device: str | None = None  # set when the bot came up as a new device
+        self._store_lost = False
         self._handled: deque[str] = deque(maxlen=HANDLED_KEEP)
         self.synced = asyncio.Event()  # set after the first sync since start
 
@@ -144,8 +145,8 @@ class MatrixAdapter:
         try:
             await self._login()
             await self._join_configured()
-            if self.new_device is not None:
-                await self._announce_new_device(self.new_device)
+            if self.new_device is not None or self._store_lost:
+                await self._announce_device()
         except BaseException:
             await self._close_client()
             raise
@@ -178,6 +179,7 @@ class MatrixAdapter:
             return
         session = await open_encrypted(client, self.state, self.user_id, self._credentials, store)
         self.e2e, self.new_device = session.encrypted, session.new_device
+        self._store_lost = session.store_lost
 
     async def _join_configured(self) -> None:
         client = self._require_client()
@@ -379,16 +381,21 @@ class MatrixAdapter:
             return str(resp.event_id)
         raise error_for(resp)
 
-    async def _announce_new_device(self, device_id: str) -> None:
-        """Tell the admins the bot has a new device (its encryption store was lost or replaced)."""
-        text = (
-            f"The bot now uses a new Matrix device, {device_id}: its encryption store was lost "
-            "or replaced. Messages encrypted for the old device cannot be read any more."
-        )
+    async def _announce_device(self) -> None:
+        """Tell the admins the encryption store was lost: a new device, or encryption off."""
+        device = self.new_device or self._require_client().device_id
+        if self.new_device is not None:
+            text = (
+                f"The bot now uses a new Matrix device, {device}: its encryption store was "
+                "lost or replaced. Messages encrypted for the old device cannot be read."
+            )
+        else:
+            text = (
+                "The bot's Matrix encryption store is lost and it cannot log in as a new "
+                "device without a password: encrypted rooms are unavailable until then."
+            )
         for admin in sorted(self.admins):
             try:
-                await self.send(
-                    ChatRef(PLATFORM, admin), Post.text(text), key=f"device-{device_id}"
-                )
+                await self.send(ChatRef(PLATFORM, admin), Post.text(text), key=f"device-{device}")
             except ChatError as exc:
-                log.warning("matrix: could not tell an admin about the new device: %s", exc)
+                log.warning("matrix: could not tell an admin about the device: %s", exc)

@@ -98,6 +98,7 @@ class Session:
 
     encrypted: bool
     new_device: str | None = None
+    store_lost: bool = False  # and no new device could be made: encryption is off
 
 
 async def open_encrypted(
@@ -119,7 +120,7 @@ async def open_encrypted(
             "configured to log in as a new device; encrypted rooms are unavailable",
             client.device_id,
         )
-        return Session(encrypted=False)
+        return Session(encrypted=False, store_lost=True)
     client.restore_login(user_id, client.device_id, client.access_token)
     replaced = await remember_device(state, client.device_id)
     if replaced is not None:

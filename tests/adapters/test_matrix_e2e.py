@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.app import build_app
-from bot.chat import ChatKind, ChatRef, Post
+from bot.chat import ChatKind, ChatRef, Post, Rejected
 from bot.feeds.render import render_article
 from bot.storage import Database, open_database
 from bot.storage import outbox as q
@@ -283,3 +283,47 @@ async def test_an_undecryptable_event_is_logged_once_and_the_bot_keeps_answering
 def _joined(human: Human, room_id: str) -> set[str]:
     room = human.client.rooms.get(room_id)
     return set(room.users) if room is not None else set()
+
+
+def test_the_store_defaults_to_beside_the_database_and_follows_the_config(tmp_path: Path) -> None:
+    from bot.app import matrix_store_path
+    from bot.config import parse_config
+
+    def config(matrix: dict[str, Any]) -> Any:
+        data = {"matrix": {"user_id": "@bot:example.org", **matrix}, "storage": {"path": "d/b.db"}}
+        return parse_config(data, base_dir=tmp_path, environ={})
+
+    assert matrix_store_path(config({})) == tmp_path / "d" / "matrix-store"
+    assert matrix_store_path(config({"store_path": "keys"})) == tmp_path / "keys"
+    assert matrix_store_path(config({"store_path": "/srv/keys"})) == Path("/srv/keys")
+
+
+async def test_a_lost_store_without_a_password_turns_encryption_off_and_tells_the_admins(
+    synapse: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot, admin = synapse.new_user("bot"), synapse.new_user("admin")
+    store = tmp_path / "crypto"
+    async with Human(synapse, admin) as boss:
+        room_id = await boss.create_room([bot.user_id], initial_state=[ENCRYPTION])
+        config = bot_config(tmp_path, synapse, bot, channel=room_id, admins=(admin.user_id,))
+        async with open_database(tmp_path / "bot.sqlite3") as db:
+            first = bot_adapter(config, db, bot, store)
+            await first.start(None)
+            await first.stop()
+            shutil.rmtree(store)
+            again = bot_adapter(config, db, bot, store)
+            await again.start(None)
+            try:
+                with pytest.raises(Rejected, match="encryption is off"):
+                    await again.send(ChatRef("matrix", room_id), Post.text("hi"), key="k1")
+            finally:
+                await again.stop()
+        await boss.wait_until(lambda: bool(boss.invites))
+        (direct,) = boss.invites
+        await boss.client.join(direct)
+        await boss.wait_until(lambda: bool(boss.messages(direct, sender=bot.user_id)))
+
+    (notice,) = boss.messages(direct, sender=bot.user_id)
+    assert "encryption store is lost" in notice["content"]["body"]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("encryption store for device" in e for e in errors)
