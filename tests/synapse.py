@@ -316,14 +316,16 @@ class Human:
         else:
             # An Element-like person: encrypts, decrypts, and trusts devices on first use.
             store.mkdir(parents=True, exist_ok=True)
-            config = AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False)
+            # The sync token is kept with the keys: a second session of the same device
+            # must not receive (and fail to decrypt) the first one's to-device messages again.
+            config = AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True)
             self.client = AsyncClient(
                 server.url, user.user_id, user.device_id, store_path=str(store), config=config
             )
             self.client.restore_login(user.user_id, user.device_id, user.access_token)
         self.events: dict[str, list[dict[str, Any]]] = {}
         self.invites: set[str] = set()
-        self._since: str | None = None
+        self._since: str | None = self.client.loaded_sync_token or None
 
     async def __aenter__(self) -> Human:
         if self.client.olm is not None:

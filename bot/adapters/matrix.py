@@ -17,7 +17,8 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from bot.adapters.matrix_client import (
 from bot.adapters.matrix_crypto import (
     Undecryptable,
     crypto_chores,
+    device_notice,
     open_encrypted,
     prepare_room,
     upload_encrypted_png,
@@ -320,17 +322,17 @@ class MatrixAdapter:
         self, chat: ChatRef, post: Post, *, key: str, reply_to: str | None = None
     ) -> SentRef:
         """Send `post` as an `m.notice`; `key` is the transaction id."""
-        content = message_content(post, reply_to=reply_to)
         room_id = await self._names.room_for(chat.id)
+        content = partial(message_content, post, reply_to=reply_to)
         try:
-            event_id = await self._send_event(room_id, content, key)
+            event_id = await self._send_event(room_id, await self._fitted(room_id, content), key)
         except ChatGone:
             if not chat.id.startswith("@"):
                 raise
             # The person left our direct room: open a new one.
             await self._names.forget_direct(chat.id)
             room_id = await self._names.room_for(chat.id)
-            event_id = await self._send_event(room_id, content, key)
+            event_id = await self._send_event(room_id, await self._fitted(room_id, content), key)
         if post.image_png is not None:
             await self._send_picture(room_id, post.image_png, f"{key}-picture")
         if post.pin:
@@ -346,8 +348,7 @@ class MatrixAdapter:
         In an encrypted room the file is uploaded encrypted and its key goes in the event."""
         client = self._require_client()
         try:
-            room = client.rooms.get(room_id)
-            if self.e2e and room is not None and room.encrypted:
+            if self.e2e and await self._is_encrypted(room_id):
                 file = await upload_encrypted_png(client, png)
                 content = encrypted_image_content(file, png)
             else:
@@ -358,18 +359,29 @@ class MatrixAdapter:
 
     async def edit(self, sent: SentRef, post: Post) -> None:
         """Replace an earlier post with an `m.replace` edit event."""
-        content = edit_content(post, sent.message_id)
         room_id = await self._names.room_for(sent.chat.id)
+        content = await self._fitted(room_id, partial(edit_content, post, sent.message_id))
         await self._send_event(room_id, content, edit_txn_id(content))
+
+    async def _fitted(self, room_id: str, build: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+        """Content built to fit one event, encrypted (a third larger, or more) or not."""
+        return build(encrypted=await self._is_encrypted(room_id))
+
+    async def _is_encrypted(self, room_id: str) -> bool:
+        if not self.e2e:
+            return room_id in self._encrypted
+        client = self._require_client()
+        async with self._crypto_lock:  # the room known to nio, its devices, the key shared
+            await prepare_room(client, room_id)
+        return bool(client.rooms[room_id].encrypted)
 
     async def _send_event(self, room_id: str, content: dict[str, Any], txn_id: str) -> str:
         client = self._require_client()
         if room_id in self._encrypted and not self.e2e:
             raise Rejected("the room is encrypted and the bot's encryption is off")
         try:
-            if self.e2e:  # the room known to nio, its members' devices, the room key shared
-                async with self._crypto_lock:
-                    await prepare_room(client, room_id)
+            if self.e2e:
+                await self._is_encrypted(room_id)  # ready to encrypt, should the room be
             resp = await request(
                 client.room_send(
                     room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
@@ -384,16 +396,7 @@ class MatrixAdapter:
     async def _announce_device(self) -> None:
         """Tell the admins the encryption store was lost: a new device, or encryption off."""
         device = self.new_device or self._require_client().device_id
-        if self.new_device is not None:
-            text = (
-                f"The bot now uses a new Matrix device, {device}: its encryption store was "
-                "lost or replaced. Messages encrypted for the old device cannot be read."
-            )
-        else:
-            text = (
-                "The bot's Matrix encryption store is lost and it cannot log in as a new "
-                "device without a password: encrypted rooms are unavailable until then."
-            )
+        text = device_notice(self.new_device)
         for admin in sorted(self.admins):
             try:
                 await self.send(ChatRef(PLATFORM, admin), Post.text(text), key=f"device-{device}")

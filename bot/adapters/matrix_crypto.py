@@ -51,6 +51,7 @@ __all__ = [
     "Session",
     "Undecryptable",
     "crypto_chores",
+    "device_notice",
     "device_usable",
     "open_encrypted",
     "prepare_room",
@@ -127,6 +128,19 @@ async def open_encrypted(
         log.warning("matrix: new device %s (was %s)", client.device_id, replaced)
     await crypto_chores(client)  # publishes the device's keys
     return Session(encrypted=True, new_device=client.device_id if replaced else None)
+
+
+def device_notice(new_device: str | None) -> str:
+    """What the admins are told when the store was lost: a new device, or encryption off."""
+    if new_device is not None:
+        return (
+            f"The bot now uses a new Matrix device, {new_device}: its encryption store was "
+            "lost or replaced. Messages encrypted for the old device cannot be read."
+        )
+    return (
+        "The bot's Matrix encryption store is lost and it cannot log in as a new "
+        "device without a password: encrypted rooms are unavailable until then."
+    )
 
 
 async def crypto_chores(client: AsyncClient) -> None:

@@ -29,6 +29,10 @@ HTML_FORMAT = "org.matrix.custom.html"
 # Synapse refuses events over 64 KiB; the rest of the event (ids, hashes,
 # signatures, prev_events) needs room too.
 MAX_CONTENT_BYTES = 60_000
+# In an encrypted room the event carries Megolm ciphertext instead: see `encrypted_size`.
+_PAYLOAD_EXTRA = 150  # the room id and event type encrypted beside the content
+_MEGOLM_EXTRA = 100  # version, index and length fields, block padding, MAC, signature
+_ENVELOPE_EXTRA = 300  # algorithm, sender key, session id, device id
 # The schemes the spec allows in `<a href>`; anything else is shown as text.
 _LINK_SCHEMES = frozenset({"https", "http", "ftp", "mailto", "magnet"})
 # A command word on its own: "/help" at the start or after a space, ending the word.
@@ -218,23 +222,34 @@ def clip(post: Post, chars: int) -> Post:
     return replace(post, blocks=tuple(blocks))
 
 
+def encrypted_size(content: Content) -> int:
+    """The size of the encrypted event's content for this content, as nio encrypts it:
+    JSON with every non-ASCII character escaped (an emoji takes 12 bytes), Megolm
+    framing, then base64 (4/3)."""
+    plain = len(json.dumps(content, separators=(",", ":"))) + _PAYLOAD_EXTRA + _MEGOLM_EXTRA
+    return -(-plain * 4 // 3) + _ENVELOPE_EXTRA
+
+
 def fit(
-    post: Post, build: Callable[[Post], Content], max_bytes: int = MAX_CONTENT_BYTES
+    post: Post,
+    build: Callable[[Post], Content],
+    max_bytes: int = MAX_CONTENT_BYTES,
+    measure: Callable[[Content], int] = content_size,
 ) -> Content:
     """`build(post)`, cut gracefully (text first, then buttons) until it is under `max_bytes`.
 
     Raises ValueError when even an empty post does not fit.
     """
     content = build(post)
-    if content_size(content) <= max_bytes:
+    if measure(content) <= max_bytes:
         return content
     for candidate in (post, replace(post, buttons=())):
-        if content_size(build(clip(candidate, 0))) > max_bytes:
+        if measure(build(clip(candidate, 0))) > max_bytes:
             continue
         low, high = 0, sum(len(s.text) for s in _all_spans(candidate))
         while low < high:  # the most text that still fits
             mid = (low + high + 1) // 2
-            if content_size(build(clip(candidate, mid))) <= max_bytes:
+            if measure(build(clip(candidate, mid))) <= max_bytes:
                 low = mid
             else:
                 high = mid - 1
@@ -252,8 +267,9 @@ def _all_spans(post: Post) -> list[Span]:
     return spans
 
 
-def message_content(post: Post, *, reply_to: str | None = None) -> Content:
-    """The content of a new message, a Matrix reply when `reply_to` names an event."""
+def message_content(post: Post, *, reply_to: str | None = None, encrypted: bool = False) -> Content:
+    """The content of a new message, a Matrix reply when `reply_to` names an event; cut to
+    fit one event, encrypted or not."""
 
     def build(p: Post) -> Content:
         content = notice(p)
@@ -261,10 +277,10 @@ def message_content(post: Post, *, reply_to: str | None = None) -> Content:
             content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
         return content
 
-    return fit(for_matrix(post), build)
+    return fit(for_matrix(post), build, measure=encrypted_size if encrypted else content_size)
 
 
-def edit_content(post: Post, event_id: str) -> Content:
+def edit_content(post: Post, event_id: str, *, encrypted: bool = False) -> Content:
     """An `m.replace` edit of `event_id`, with the `* ` fallback for clients without edits."""
 
     def build(p: Post) -> Content:
@@ -277,7 +293,7 @@ def edit_content(post: Post, event_id: str) -> Content:
             "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
         }
 
-    return fit(for_matrix(post), build)
+    return fit(for_matrix(post), build, measure=encrypted_size if encrypted else content_size)
 
 
 def edit_txn_id(content: Content) -> str:
