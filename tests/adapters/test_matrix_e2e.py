@@ -18,6 +18,7 @@ import pytest
 from bot.app import build_app
 from bot.chat import ChatKind, ChatRef, Post, Rejected
 from bot.feeds.render import render_article
+from bot.outbox import Item
 from bot.storage import Database, open_database
 from bot.storage import outbox as q
 from bot.storage.state import DatabaseStateStore
@@ -101,7 +102,9 @@ async def test_a_feed_article_in_an_encrypted_room_is_decrypted_with_its_html(
             adapter = bot_adapter(config, db, bot, tmp_path / "crypto")
             async with running_bot(config, db, adapter) as app:
                 post = render_article(ARTICLE, feed_title="News")
-                await app.services.audience.enqueue("article", post, [channel_target(room_id)])
+                await app.services.outbox.enqueue_alone(
+                    Item("article", post), [channel_target(room_id)]
+                )
                 await human.wait_until(lambda: len(notices(human, room_id, bot)) == 1)
 
     (article,) = notices(human, room_id, bot)
@@ -174,8 +177,8 @@ async def test_run_once_posts_into_an_encrypted_room(synapse: Synapse, tmp_path:
         async with open_database(tmp_path / "bot.sqlite3") as db:
             adapter = bot_adapter(config, db, bot, tmp_path / "crypto")
             app = build_app(config, db, adapters={"matrix": adapter})
-            await app.services.audience.enqueue(
-                "article", Post.text("Posted by cron"), [channel_target(room_id)]
+            await app.services.outbox.enqueue_alone(
+                Item("article", Post.text("Posted by cron")), [channel_target(room_id)]
             )
             await app.run_once()
             await human.wait_until(lambda: len(notices(human, room_id, bot)) == 1)
@@ -224,8 +227,8 @@ async def test_an_encrypted_post_resent_after_a_crash_appears_once(
         config = bot_config(tmp_path, synapse, bot, channel=room_id)
         async with open_database(tmp_path / "bot.sqlite3") as db:
             async with running_bot(config, db, bot_adapter(config, db, bot, store)) as app:
-                item = await app.services.audience.enqueue(
-                    "article", Post.text("Only once"), [channel_target(room_id)]
+                item = await app.services.outbox.enqueue_alone(
+                    Item("article", Post.text("Only once")), [channel_target(room_id)]
                 )
                 await human.wait_until(lambda: len(notices(human, room_id, bot)) == 1)
             row = await db.fetch_one(
@@ -233,18 +236,19 @@ async def test_an_encrypted_post_resent_after_a_crash_appears_once(
             )
             assert row is not None
             # A crash between the send and recording it leaves the row in `sending`.
-            await db.execute("UPDATE deliveries SET state = 'sending' WHERE id = ?", (row[0],))
+            await db.execute("UPDATE deliveries SET state = 'sending' WHERE id = ?", (row["id"],))
             async with running_bot(config, db, bot_adapter(config, db, bot, store)):
                 await eventually(lambda: q.item_counts(db, item), {"sent": 1})
                 again = await db.fetch_one(
-                    "SELECT message_id, attempts FROM deliveries WHERE id = ?", (row[0],)
+                    "SELECT message_id, attempts FROM deliveries WHERE id = ?", (row["id"],)
                 )
                 marker = await human.send_text(room_id, "!help")
                 await human.wait_until(lambda: bool(replies_to(human, room_id, bot, marker)))
 
     assert again is not None
-    assert again[1] == row[2] + 1  # sent a second time...
-    assert again[0] == row[1]  # ...and the server recognised the transaction id
+    assert again["attempts"] == row["attempts"] + 1  # sent a second time...
+    # ...and the server recognised the transaction id
+    assert again["message_id"] == row["message_id"]
     assert [e["content"]["body"] for e in notices(human, room_id, bot)].count("Only once") == 1
 
 
