@@ -54,6 +54,7 @@ from bot.config import parse_config
 from bot.feeds.article import Article
 from bot.feeds.poller import with_related_button
 from bot.feeds.render import render_article
+from bot.i18n import Lang
 from bot.outbox import Item
 from bot.storage import open_database
 from bot.storage import outbox as q
@@ -165,7 +166,8 @@ def article_post() -> Post:
         summary="Lawyers will appeal every ruling. " * 6
         + "\n\nThe campaign covers the fines & the lawyers' fees.",
     )
-    return with_related_button(render_article(article, feed_title="Example News"), 1)
+    en = Lang.of("en")
+    return with_related_button(render_article(article, en, feed_title="Example News"), 1, en)
 
 
 # --- the bot ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from aiohttp import web
 from bot.feeds.poller import FeedPoller, FeedSettings, PollResult
 from bot.outbox import Outbox, WakeSignals
 from bot.outbox.audience import Audience, ChannelSpec
+from bot.people import People
 from bot.storage import open_database
 
 
@@ -99,7 +100,7 @@ async def bot_cycles(port: int, count: int, generation: Synchronized[int]) -> di
         async with open_database(Path(tmp) / "bench.sqlite3") as db:
             channels = {"news": ChannelSpec("news", "console", "news")}
             outbox = Outbox(db, WakeSignals())
-            audience = Audience(db, outbox, channels, ["console"], [])
+            audience = Audience(db, outbox, channels, ["console"], [], People(db))
             feeds = [
                 FeedSettings(
                     name=f"f{n}",

@@ -33,6 +33,7 @@ from bot.chat import Post
 from bot.outbox import Item, Outbox, WakeSignals
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
+from bot.people import People
 from bot.storage import open_database
 from bot.storage import outbox as q
 from bot.storage.state import DatabaseStateStore
@@ -77,7 +78,7 @@ async def bot_fanout(
             }
             wake = WakeSignals()
             outbox = Outbox(db, wake)
-            audience = Audience(db, outbox, channels, ["matrix"], [])
+            audience = Audience(db, outbox, channels, ["matrix"], [], People(db))
             worker = DeliveryWorker(
                 db, adapter, pacer_for(adapter), DeliveryPolicy(resend_uncertain=True),
                 wake=wake.signal("matrix"),

@@ -36,6 +36,7 @@ from bot.outbox import Outbox, WakeSignals
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.outbox.delivery import DeliveryWorker
 from bot.outbox.pacing import Pacer
+from bot.people import People
 from bot.privacy import Privacy
 from bot.router import CommandRouter
 from bot.storage import Database, open_database
@@ -165,8 +166,15 @@ def build_audience(
     """Who the config's channels and admins are, as outbox targets."""
     channels = {c.name: ChannelSpec(c.name, c.platform, c.chat) for c in config.channels}
     return Audience(
-        db, outbox, channels, config.enabled_platforms(), admin_targets(config), clock=clock
-    )
+        db, outbox, channels, config.enabled_platforms(), admin_targets(config),
+        people_of(config, db), clock=clock,
+    )  # fmt: skip
+
+
+def people_of(config: Config, db: Database) -> People:
+    """Who reads which language: `[bot] language`, each channel's, each person's choice."""
+    languages = {c.name: config.channel_language(c) for c in config.channels}
+    return People(db, config.bot.language, languages)
 
 
 def offline_audience(config: Config, db: Database) -> Audience:
@@ -240,6 +248,7 @@ def build_services(
         audit=audit,
         announcements=announcements,
         privacy=Privacy(db),
+        people=audience.people,
         clock=clock,
         donations=donations,
     )

@@ -14,8 +14,10 @@ from bot.chat.messenger import Messenger
 from bot.config import Config
 from bot.donations import Donations
 from bot.feeds.poller import FeedPoller
+from bot.i18n import Lang, Msg
 from bot.outbox import Outbox
 from bot.outbox.audience import Audience
+from bot.people import People
 from bot.privacy import Privacy
 from bot.storage import Database
 from bot.subscriptions import Subscriptions
@@ -27,8 +29,8 @@ class CommandSpec:
 
     name: str
     handler: Handler
-    summary: str
-    usage: str = ""
+    summary: Msg  # marked with N_, translated when /help or a command menu shows it
+    usage: Msg | str = ""  # a Msg when it holds words ("[topic ...]"), else kept as is
     admin: bool = False
 
 
@@ -50,14 +52,15 @@ class Services:
     audit: AuditLog
     announcements: Announcements
     privacy: Privacy
+    people: People
     clock: Callable[[], float] = time.time
     donations: Donations | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Per-command facts: who asked (admin or not), the parsed arguments, the services,
-    and the commands the router answers (for /help)."""
+    """Per-command facts: who asked (admin or not) and in which language they read, the
+    parsed arguments, the services, and the commands the router answers (for /help)."""
 
     services: Services
     commands: tuple[CommandSpec, ...]
@@ -65,6 +68,7 @@ class Context:
     args: tuple[str, ...]
     arg_text: str
     is_admin: bool
+    lang: Lang
 
 
 # One message, several in order (e.g. a preview, then its confirm buttons), or none.

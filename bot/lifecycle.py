@@ -19,6 +19,7 @@ from bot.chat import (
 )
 from bot.config import Config
 from bot.context import Services
+from bot.i18n import Lang
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
 from bot.router import CommandRouter
 from bot.storage import Database
@@ -127,8 +128,9 @@ class App:
     async def publish_menus(self, adapter: PublishesCommands) -> None:
         """Publish the command menus (public, and the admins' own)."""
         commands = self.router.commands()
-        public = [(c.name, c.summary) for c in commands if not c.admin]
-        admin = [(c.name, c.summary) for c in commands if c.admin]
+        lang = Lang.of(self.config.bot.language)
+        public = [(c.name, lang.gettext(c.summary)) for c in commands if not c.admin]
+        admin = [(c.name, lang.gettext(c.summary)) for c in commands if c.admin]
         admins = [t.chat_id for t in admin_targets(self.config) if t.platform == adapter.platform]
         try:
             await adapter.publish_commands(public, admin, admins)

@@ -14,6 +14,7 @@ from bot.audit import actor_of
 from bot.chat import ChatKind, Incoming, IncomingKind, Post, Sender
 from bot.config import AdminsSection
 from bot.context import CommandSpec, Context, Reply, Services
+from bot.i18n import Lang
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,8 @@ class CommandRouter:
         private = incoming.chat.kind is ChatKind.PRIVATE
         if parsed is None:
             if private and incoming.text.strip():
-                return Post.text("I answer commands. Send /help to see them.")
+                lang = await self.services.people.lang_of(incoming.sender)
+                return Post.text(lang.gettext("I answer commands. Send /help to see them."))
             return None
         if parsed.addressed_to is not None:
             ours = self.bot_names(incoming.platform)
@@ -144,21 +146,34 @@ class CommandRouter:
         verdict = self.rate_limit.check(incoming.sender)
         if verdict == "drop":
             return None
+        spec = self._commands.get(parsed.name)
+        if verdict != "warn" and spec is None and not (private or parsed.addressed_to):
+            return None
+        lang = await self.services.people.lang_of(incoming.sender)
         if verdict == "warn":
             log.info("rate limited a sender on %s", incoming.platform)
-            return Post.text("You are sending commands too quickly. Please wait a minute.")
-        spec = self._commands.get(parsed.name)
+            return Post.text(
+                lang.gettext("You are sending commands too quickly. Please wait a minute.")
+            )
         if spec is None:
-            if private or parsed.addressed_to is not None:
-                return Post.text(f"I don't know /{parsed.name}. Send /help to see what I can do.")
-            return None
+            return Post.text(
+                lang.gettext(
+                    "I don't know /{command}. Send /help to see what I can do.",
+                    command=parsed.name,
+                )
+            )
+        return await self._run(spec, parsed, incoming, lang)
+
+    async def _run(
+        self, spec: CommandSpec, parsed: ParsedCommand, incoming: Incoming, lang: Lang
+    ) -> Reply:
         admin = is_admin(self.services.config.admins, incoming.sender)
         if spec.admin and not admin:
             log.info("refused admin command /%s on %s", spec.name, incoming.platform)
             await self.services.audit.record(
                 actor_of(incoming.sender), spec.name, "admin command", "refused: not an admin"
             )
-            return Post.text("Sorry, that command is not available to you.")
+            return Post.text(lang.gettext("Sorry, that command is not available to you."))
         ctx = Context(
             services=self.services,
             commands=self._specs,
@@ -166,6 +181,7 @@ class CommandRouter:
             args=parsed.args,
             arg_text=parsed.arg_text,
             is_admin=admin,
+            lang=lang,
         )
         try:
             return await spec.handler(incoming, ctx)
@@ -173,5 +189,8 @@ class CommandRouter:
             ref = secrets.token_hex(3)
             log.exception("command /%s failed [ref %s]", spec.name, ref)
             return Post.text(
-                f"Sorry, something went wrong on my side (ref {ref}). Please try again later."
+                lang.gettext(
+                    "Sorry, something went wrong on my side (ref {ref}). Please try again later.",
+                    ref=ref,
+                )
             )

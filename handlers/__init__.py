@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.context import CommandSpec
 from bot.donations import Donations
-from handlers import announce, basic, feeds, privacy, reading, subscriptions
+from bot.i18n import N_
+from handlers import announce, basic, feeds, language, privacy, reading, subscriptions
 from handlers.donations import DonationCommands
 
 
@@ -13,25 +14,27 @@ def all_commands(donations: Donations | None) -> tuple[CommandSpec, ...]:
 
     The donation commands are there only when donations are configured.
     """
+    S = CommandSpec
     specs = [
-        CommandSpec("start", basic.start, "what this bot does"),
-        CommandSpec("help", basic.help_, "list the commands"),
-        CommandSpec("subscribe", subscriptions.subscribe, "get articles privately", "[topic ...]"),
-        CommandSpec("unsubscribe", subscriptions.unsubscribe, "stop articles", "[topic|all]"),
-        CommandSpec("topics", subscriptions.topics, "the article topics"),
-        CommandSpec("latest", reading.latest, "the newest articles", "[n] [topic]"),
-        CommandSpec("search", reading.search, "search the articles", "words"),
-        CommandSpec("related", reading.related, "articles like one", "ARTICLE"),
-        CommandSpec("mydata", privacy.mydata, "what I keep about you"),
-        CommandSpec("forgetme", privacy.forgetme, "delete what I keep about you"),
+        S("start", basic.start, N_("what this bot does")),
+        S("help", basic.help_, N_("list the commands")),
+        S("subscribe", subscriptions.subscribe, N_("get articles privately"), N_("[topic ...]")),
+        S("unsubscribe", subscriptions.unsubscribe, N_("stop articles"), N_("[topic|all]")),
+        S("topics", subscriptions.topics, N_("the article topics")),
+        S("latest", reading.latest, N_("the newest articles"), N_("[n] [topic]")),
+        S("search", reading.search, N_("search the articles"), N_("words")),
+        S("related", reading.related, N_("articles like one"), N_("ARTICLE")),
+        S("language", language.language, N_("choose your language"), N_("[code]")),
+        S("mydata", privacy.mydata, N_("what I keep about you")),
+        S("forgetme", privacy.forgetme, N_("delete what I keep about you")),
         # Admin commands
-        CommandSpec("announce", announce.announce, "send to every chat", "[opts] TEXT", admin=True),
-        CommandSpec("confirm", announce.confirm, "send an announcement", "N", admin=True),
-        CommandSpec("cancel", announce.cancel, "drop an announcement", "N", admin=True),
-        CommandSpec("cancel_announcement", announce.cancel, "stop a running one", "N", admin=True),
-        CommandSpec("audit", announce.audit, "the latest admin actions", "[n]", admin=True),
-        CommandSpec("feeds", feeds.feeds_status, "each feed's status", admin=True),
-        CommandSpec("feed_check", feeds.feed_check, "preview a feed", "URL", admin=True),
+        S("announce", announce.announce, N_("send to every chat"), N_("[opts] TEXT"), admin=True),
+        S("confirm", announce.confirm, N_("send an announcement"), "N", admin=True),
+        S("cancel", announce.cancel, N_("drop an announcement"), "N", admin=True),
+        S("cancel_announcement", announce.cancel, N_("stop a running one"), "N", admin=True),
+        S("audit", announce.audit, N_("the latest admin actions"), "[n]", admin=True),
+        S("feeds", feeds.feeds_status, N_("each feed's status"), admin=True),
+        S("feed_check", feeds.feed_check, N_("preview a feed"), "URL", admin=True),
     ]  # fmt: skip
     if donations is not None:
         specs += DonationCommands(donations).specs()

@@ -50,7 +50,7 @@ async def feed_check(incoming: Incoming, ctx: Context) -> Reply:
         return Post.text(f"Could not read {url}: {exc}")
     if not parsed.articles:
         return Post.text(f"{url} is a feed ({parsed.title or 'untitled'}) with no entries.")
-    preview = render_article(parsed.articles[0], feed_title=parsed.title)
+    preview = render_article(parsed.articles[0], ctx.lang, feed_title=parsed.title)
     header = para(
         f"Preview of the newest of {len(parsed.articles)} entries in "
         f"{parsed.title or url} (nothing was posted):"

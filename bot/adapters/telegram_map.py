@@ -82,7 +82,7 @@ def chat_ref(chat: Chat) -> ChatRef | None:
 def sender_of(user: User | None, chat: Chat | None = None) -> Sender:
     """The sender: a user, or for anonymous channel and group posts the chat itself."""
     if user is not None:
-        return Sender(PLATFORM, str(user.id), user.full_name)
+        return Sender(PLATFORM, str(user.id), user.full_name, user.language_code or None)
     if chat is not None:
         return Sender(PLATFORM, str(chat.id), chat.title or "")
     return Sender(PLATFORM, "", "")

@@ -39,6 +39,9 @@ class Sender:
     platform: str
     id: str
     display_name: str = ""
+    # The language the person's chat app is set to (a BCP 47 tag such as Telegram's
+    # `language_code` "ru" or "pt-br"), when the platform tells; else None.
+    language_code: str | None = None
 
 
 class IncomingKind(enum.StrEnum):

@@ -9,9 +9,8 @@ from importlib import resources
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.donations.campaigns import Progress, days_left, percent_reached, percent_shown
-from bot.donations.money import format_amount
-from bot.donations.render import donations_count
+from bot.donations.campaigns import Progress, percent_reached, percent_shown
+from bot.i18n import Lang
 
 WIDTH = 720
 ROW_HEIGHT = 150
@@ -68,12 +67,12 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> str:
     return text.rstrip() + "…"
 
 
-def _row(draw: ImageDraw.ImageDraw, top: int, p: Progress, today: date) -> None:
+def _row(draw: ImageDraw.ImageDraw, top: int, p: Progress, today: date, lang: Lang) -> None:
     c = p.campaign
     title = card_font(26, weight=600)
     body = card_font(19)
     inner = WIDTH - 2 * MARGIN
-    draw.text((MARGIN, top), _fit(draw, c.title, title, inner), font=title, fill=INK)
+    draw.text((MARGIN, top), _fit(draw, c.title_in(lang.code), title, inner), font=title, fill=INK)
     bar_top = top + 44
     draw.rounded_rectangle(
         (MARGIN, bar_top, MARGIN + inner, bar_top + BAR_HEIGHT), radius=8, fill=TRACK
@@ -84,12 +83,17 @@ def _row(draw: ImageDraw.ImageDraw, top: int, p: Progress, today: date) -> None:
             (MARGIN, bar_top, MARGIN + max(filled, 16), bar_top + BAR_HEIGHT), radius=8, fill=FILL
         )
     figures = (
-        f"{format_amount(p.raised, c.currency)} of {format_amount(c.goal, c.currency)}"
-        f"  ·  {percent_shown(p.raised, c.goal)}%"
+        lang.gettext(
+            "{raised} of {goal}",
+            raised=lang.money(p.raised, c.currency),
+            goal=lang.money(c.goal, c.currency),
+        )
+        + "  ·  "
+        + lang.percent(percent_shown(p.raised, c.goal))
     )
     draw.text((MARGIN, bar_top + BAR_HEIGHT + 10), figures, font=body, fill=INK)
-    extra = [donations_count(p.donations)]
-    left = days_left(c.deadline, today)
+    extra = [lang.donations(p.donations)]
+    left = lang.deadline(c.deadline, today)
     if left:
         extra.append(left)
     draw.text(
@@ -100,13 +104,13 @@ def _row(draw: ImageDraw.ImageDraw, top: int, p: Progress, today: date) -> None:
     )
 
 
-def render_card(progress: list[Progress], today: date) -> bytes:
+def render_card(progress: list[Progress], today: date, lang: Lang) -> bytes:
     """A PNG with one row per campaign (title, bar, figures); a few KB, a few ms."""
     height = MARGIN * 2 + ROW_HEIGHT * max(1, len(progress)) - 20
     image = Image.new("RGB", (WIDTH, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
     for i, p in enumerate(progress):
-        _row(draw, MARGIN + i * ROW_HEIGHT, p, today)
+        _row(draw, MARGIN + i * ROW_HEIGHT, p, today, lang)
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()

@@ -25,7 +25,7 @@ from bot.donations import events as ev
 from bot.donations.campaigns import UNASSIGNED, Campaign, Progress, Totals, progress_from_totals
 from bot.donations.campaigns import thresholds_reached as reached_for
 from bot.donations.render import milestone_post, thanks_post, unassigned_notice
-from bot.outbox import Item, Outbox
+from bot.outbox import Outbox
 from bot.outbox.audience import Audience
 from bot.storage import Database, Tx
 from bot.storage import ledger as lq
@@ -339,14 +339,16 @@ class Ledger:
     async def _after_payment(self, tx: Tx, entry: lq.NewEntry, fact: ev.Fact) -> None:
         if entry.campaign == UNASSIGNED:
             log.warning("a payment named an unknown campaign; counted as unassigned")
-            notice = unassigned_notice(entry.object_id, fact.campaign, entry.amount, entry.currency)
-            await self.outbox.enqueue(tx, Item("notice", notice), self.audience.admins)
+            notice = partial(
+                unassigned_notice, entry.object_id, fact.campaign, entry.amount, entry.currency
+            )
+            await self.audience.enqueue_localized(tx, "notice", notice, self.audience.admins)
         if fact.thank_token:
             link = await lq.take_thank_link(tx, fact.thank_token)
             if link is not None and link.platform in self.audience.platforms:
                 target = q.Target(link.platform, link.chat_id, link.chat_kind, "thanks")
-                post = thanks_post(self.campaigns.get(entry.campaign or ""))
-                await self.outbox.enqueue(tx, Item("thanks", post), [target])
+                thanks = partial(thanks_post, self.campaigns.get(entry.campaign or ""))
+                await self.audience.enqueue_localized(tx, "thanks", thanks, [target])
 
     async def _milestones(self, tx: Tx, memo: _Raised, now: float) -> _Raised:
         """Record newly passed milestones; announce the highest of them once.
@@ -367,11 +369,12 @@ class Ledger:
             if not new:
                 continue
             # Several thresholds at once (a large gift) make one post, not a burst.
-            post = milestone_post(campaign, new[-1], raised)
+            post = partial(milestone_post, campaign, new[-1], raised)
             # Read here, inside the transaction: only a new milestone needs them.
             channel_targets = await self.audience.channel_targets(campaign.channels)
-            item_id = await self.outbox.enqueue(tx, Item("milestone", post), channel_targets)
-            await lq.record_milestones(tx, campaign.id, new, now, item_id)
+            # An item per channel language; the milestone row names the first.
+            item_ids = await self.audience.enqueue_localized(tx, "milestone", post, channel_targets)
+            await lq.record_milestones(tx, campaign.id, new, now, item_ids[0] if item_ids else None)
             log.info("campaign %s passed %d%% of its goal", campaign.id, new[-1])
         return _Raised(memo.upto, memo.raised, known)
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 
+from bot.i18n import N_, Lang, Money, Said
+
 # Stripe's zero-decimal and three-decimal currencies; every other currency has two decimals.
 # https://docs.stripe.com/currencies#zero-decimal
 _ZERO_DECIMAL = frozenset(
@@ -118,8 +120,8 @@ _TYPED = re.compile(r"^(?P<before>[^\d\s.,-]*)\s*(?P<number>[\d.,]+)\s*(?P<after
 _NUMBER = re.compile(r"^(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?$")
 
 
-class AmountError(ValueError):
-    """An amount typed by a person cannot be used; the message says why, for them."""
+class AmountError(Said, ValueError):
+    """An amount typed by a person cannot be used; `exc.text(lang)` says why, for them."""
 
 
 def exponent(currency: str) -> int:
@@ -165,24 +167,38 @@ def amount_argument(amount: int, currency: str) -> str:
 
 
 def payable_problem(amount: int, currency: str) -> str | None:
+    """Why Stripe would refuse to charge `amount` minor units of `currency`, in English
+    (check-config); None when it would take it."""
+    problem = unpayable(amount, currency)
+    return None if problem is None else str(problem)
+
+
+def unpayable(amount: int, currency: str) -> AmountError | None:
     """Why Stripe would refuse to charge `amount` minor units of `currency`, for a person;
     None when it would take it."""
     code = currency.upper()
     if amount <= 0:
-        return "The amount must be more than zero."
+        return AmountError(N_("The amount must be more than zero."))
     if code in _THREE_DECIMAL and amount % 10:
         example = to_major(amount - amount % 10 + 10, code)
-        return f"{code} amounts must end in 0, like {example}."
+        return AmountError(
+            N_("{currency} amounts must end in 0, like {example}."), currency=code, example=example
+        )
     if code in _WHOLE_UNITS_ONLY and amount % 100:
-        return f"{code} amounts have no decimals."
+        return AmountError(N_("{currency} amounts have no decimals."), currency=code)
     minimum = MINIMUM_CHARGE.get(code)
     if minimum is not None and amount < minimum:
-        smallest = format_amount(minimum, code)
-        return f"The smallest amount is {smallest}."
+        return AmountError(N_("The smallest amount is {amount}."), amount=Money(minimum, code))
     if amount > MAX_MINOR:
-        limit = format_amount(MAX_MINOR, code)
-        return f"That is more than one payment can take (at most {limit})."
+        return AmountError(
+            N_("That is more than one payment can take (at most {amount})."),
+            amount=Money(MAX_MINOR, code),
+        )
     return None
+
+
+def _not_an_amount(text: str) -> AmountError:
+    return AmountError(N_("“{text}” is not an amount. Type a number, like 50."), text=text)
 
 
 def _check_sign(sign: str, text: str, code: str) -> None:
@@ -191,41 +207,85 @@ def _check_sign(sign: str, text: str, code: str) -> None:
     if label in {"", code} or code in _SIGN_CURRENCIES.get(label, ()):
         return
     if label in _SIGN_CURRENCIES or re.fullmatch(r"[A-Z]{3}", label):
-        raise AmountError(f"This campaign takes {code}: type the amount in {code}.")
-    raise AmountError(f"“{text}” is not an amount. Type a number, like 50.")
+        raise AmountError(
+            N_("This campaign takes {currency}: type the amount in {currency}."), currency=code
+        )
+    raise _not_an_amount(text)
 
 
-def parse_amount(text: str, currency: str, *, payable: bool = True) -> int:
+def _read_number(number: str, text: str, code: str, lang: Lang | None) -> Decimal:
+    """The typed number as a Decimal, the reader's way.
+
+    Without a `lang`: "." is the decimal point and "," groups thousands (admins, /record).
+    With one: the locale's decimal sign ("," in ru, uk, es) and the other sign are both
+    understood when the reading is certain ("12,50" and "12.50"; "1.234,50" in es), and a
+    single other sign before exactly three digits ("1,234" in en, "1.234" in ru) is refused
+    as ambiguous, unless the currency has no decimals (¥5,000).
+    """
+    if lang is None:
+        match = _NUMBER.match(number)
+        if match is None:
+            raise _not_an_amount(text)
+        return Decimal(match.group("int").replace(",", "") + "." + (match.group("frac") or "0"))
+    decimal = lang.locale.number_symbols["latn"]["decimal"]
+    other = "." if decimal == "," else ","
+    grouped = rf"\d{{1,3}}(?:{re.escape(other)}\d{{3}})+"
+    whole = re.fullmatch(rf"(?P<int>{grouped}|\d+)(?:{re.escape(decimal)}(?P<frac>\d+))?", number)
+    if whole is not None and (whole.group("frac") or other not in number or exponent(code) == 0):
+        digits = whole.group("int").replace(other, "")
+        return Decimal(digits + "." + (whole.group("frac") or "0"))
+    if whole is not None and re.fullmatch(rf"\d{{1,3}}{re.escape(other)}\d{{3}}", number):
+        raise AmountError(
+            N_(
+                "“{text}” can be read two ways. Write whole amounts without separators, "
+                "like 1234, and decimals with “{decimal}”, like 12{decimal}50."
+            ),
+            text=text,
+            decimal=decimal,
+        )
+    simple = re.fullmatch(rf"(?P<int>\d+){re.escape(other)}(?P<frac>\d+)", number)
+    if whole is None and simple is not None:  # "12.50" typed in ru: only a decimal reading
+        return Decimal(simple.group("int") + "." + simple.group("frac"))
+    if whole is not None:  # grouped thousands ("1,234,567" in en)
+        return Decimal(whole.group("int").replace(other, ""))
+    raise _not_an_amount(text)
+
+
+def parse_amount(
+    text: str, currency: str, *, payable: bool = True, lang: Lang | None = None
+) -> int:
     """An amount typed in a chat ("50", "$50", "1,000", "12.50", "50 usd") in minor units.
 
+    `lang` reads the number the reader's way ("12,50" in ru, see `_read_number`).
     With `payable` (the default) the amount must also be one Stripe will charge: at
-    least the currency's minimum, three-decimal amounts ending in 0, whole ISK.
+    least the currency's minimum, three-decimal amounts end in 0, whole ISK.
     A currency sign or code that names another currency is refused, never converted.
-    Raises AmountError with a message fit to show the person.
+    Raises AmountError with a message fit to show the person (`exc.text(lang)`).
     """
     code = currency.upper()
     typed = _TYPED.match(text.strip())
-    match = _NUMBER.match(typed.group("number")) if typed else None
-    if typed is None or match is None:
-        raise AmountError(f"“{text}” is not an amount. Type a number, like 50.")
+    if typed is None:
+        raise _not_an_amount(text)
     _check_sign(typed.group("before"), text, code)
     _check_sign(typed.group("after"), text, code)
     try:
-        value = Decimal(match.group("int").replace(",", "") + "." + (match.group("frac") or "0"))
-    except InvalidOperation:  # pragma: no cover - the pattern admits only digits
-        raise AmountError(f"“{text}” is not an amount.") from None
+        value = _read_number(typed.group("number"), text, code, lang)
+    except InvalidOperation:  # pragma: no cover - the patterns admit only digits
+        raise _not_an_amount(text) from None
     if value <= 0:
-        raise AmountError("The amount must be more than zero.")
+        raise AmountError(N_("The amount must be more than zero."))
     places = exponent(code)
     try:
         minor = to_minor(value, code)
     except ValueError:
         if places == 0:
-            raise AmountError(f"{code} amounts have no decimals.") from None
-        raise AmountError(f"{code} amounts have at most {places} decimals.") from None
-    problem = payable_problem(minor, code) if payable else None
+            raise AmountError(N_("{currency} amounts have no decimals."), currency=code) from None
+        raise AmountError(
+            N_("{currency} amounts have at most {places} decimals."), currency=code, places=places
+        ) from None
+    problem = unpayable(minor, code) if payable else None
     if problem is None and minor > MAX_MINOR:
-        problem = payable_problem(minor, code)
+        problem = unpayable(minor, code)
     if problem is not None:
-        raise AmountError(problem)
+        raise problem
     return minor

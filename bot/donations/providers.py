@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from bot.donations.campaigns import Campaign
 from bot.donations.money import amount_argument
+from bot.i18n import Said, Text
 
 # Every Checkout Session and subscription the bot creates carries this metadata entry
 # (beside `campaign` and `earmark`, in both metadata sets), so the ledger can tell the
@@ -15,15 +16,15 @@ SOURCE_KEY = "source"
 SOURCE_VALUE = "outreach-bot"
 
 
-class ProviderError(Exception):
-    """The payment service failed or refused; the message is fit to show a person.
+class ProviderError(Said):
+    """The payment service failed or refused; `exc.text(lang)` is fit to show a person.
 
     `transient` says whether trying again later may work (a timeout, a 5xx, a
     rate limit) as opposed to a refusal (a bad key, an amount it does not take).
     """
 
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
+    def __init__(self, message: Text, /, *, transient: bool, **fields: object) -> None:
+        super().__init__(message, **fields)
         self.transient = transient
 
 

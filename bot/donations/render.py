@@ -1,48 +1,53 @@
-"""What the donations service says: progress lines, milestone posts, thank-yous, notices."""
+"""What the donations service says: progress lines, milestone posts, thank-yous, notices.
+
+Every text takes the reader's `Lang`: words through the catalogues, money, percents,
+counts and days left the reader's way.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
 from bot.chat import Block, Post, bold, link, para
-from bot.donations.campaigns import (
-    Campaign,
-    Progress,
-    days_left,
-    percent_shown,
-    progress_bar,
-)
-from bot.donations.money import format_amount
+from bot.donations.campaigns import Campaign, Progress, percent_shown, progress_bar
+from bot.i18n import Lang
 
 
-def donations_count(n: int) -> str:
-    return "1 donation" if n == 1 else f"{n:,} donations"
-
-
-def progress_figures(p: Progress, today: date) -> str:
+def progress_figures(p: Progress, today: date, lang: Lang) -> str:
     """ "$12,340 of $20,000 (62%) ▓▓▓▓▓▓░░░░ · 311 donations · 9 days left"."""
     c = p.campaign
     parts = [
-        f"{format_amount(p.raised, c.currency)} of {format_amount(c.goal, c.currency)} "
-        f"({percent_shown(p.raised, c.goal)}%) {progress_bar(p.raised, c.goal)}",
-        donations_count(p.donations),
+        lang.gettext(
+            "{raised} of {goal} ({percent}) {bar}",
+            raised=lang.money(p.raised, c.currency),
+            goal=lang.money(c.goal, c.currency),
+            percent=lang.percent(percent_shown(p.raised, c.goal)),
+            bar=progress_bar(p.raised, c.goal),
+        ),
+        lang.donations(p.donations),
     ]
-    left = days_left(c.deadline, today)
+    left = lang.deadline(c.deadline, today)
     if left:
         parts.append(left)
     return " · ".join(parts)
 
 
-def other_currencies(p: Progress) -> str:
+def other_currencies(p: Progress, lang: Lang) -> str:
     """ "Also received: €1,200 · £300" (never converted), or ""."""
     if not p.others:
         return ""
-    return "Also received: " + " · ".join(format_amount(n, cur) for cur, n in p.others)
+    amounts = " · ".join(lang.money(n, cur) for cur, n in p.others)
+    return lang.gettext("Also received: {amounts}", amounts=amounts)
 
 
-def progress_line(p: Progress, today: date) -> str:
+def support_title(campaign: Campaign, lang: Lang) -> str:
+    """ "Support Russian anti-war protesters", with the title in the reader's language."""
+    return lang.gettext("Support {campaign}", campaign=campaign.title_in(lang.code))
+
+
+def progress_line(p: Progress, today: date, lang: Lang) -> str:
     """The one-line summary: "Support <title> — <figures>"."""
-    return f"Support {p.campaign.title} — {progress_figures(p, today)}"
+    return f"{support_title(p.campaign, lang)} — {progress_figures(p, today, lang)}"
 
 
 def campaign_page_url(public_url: str | None, campaign: Campaign) -> str | None:
@@ -50,64 +55,94 @@ def campaign_page_url(public_url: str | None, campaign: Campaign) -> str | None:
     return f"{public_url.rstrip('/')}/campaigns/{campaign.id}" if public_url else None
 
 
-def page_block(public_url: str | None, campaign: Campaign) -> list[Block]:
+def page_block(public_url: str | None, campaign: Campaign, lang: Lang) -> list[Block]:
     """ "Campaign page: <link>" when the web pages have a public address, else nothing."""
     url = campaign_page_url(public_url, campaign)
-    return [para("Campaign page: ", link(url, url))] if url else []
+    return [para(lang.gettext("Campaign page:"), " ", link(url, url))] if url else []
 
 
 def progress_post(
-    progress: list[Progress], today: date, card_png: bytes | None, public_url: str | None = None
+    progress: list[Progress],
+    today: date,
+    card_png: bytes | None,
+    lang: Lang,
+    public_url: str | None = None,
 ) -> Post:
     """The /progress reply: a paragraph per campaign (with its page link when the web pages
     have a public address), plus the card picture where shown."""
     blocks: list[Block] = []
     for p in progress:
-        blocks.append(para(bold(f"Support {p.campaign.title}"), " — " + progress_figures(p, today)))
-        others = other_currencies(p)
+        blocks.append(
+            para(bold(support_title(p.campaign, lang)), " — " + progress_figures(p, today, lang))
+        )
+        others = other_currencies(p, lang)
         if others:
             blocks.append(para(others))
-        blocks += page_block(public_url, p.campaign)
-    blocks.append(para("Give with /donate."))
+        blocks += page_block(public_url, p.campaign, lang)
+    blocks.append(para(lang.gettext("Give with /donate.")))
     return Post(blocks=tuple(blocks), image_png=card_png)
 
 
-def milestone_post(campaign: Campaign, threshold: int, raised: int) -> Post:
+def milestone_post(campaign: Campaign, threshold: int, raised: int, lang: Lang) -> Post:
     """The channel announcement for a milestone (the highest one just passed)."""
-    figures = (
-        f"{format_amount(raised, campaign.currency)} of "
-        f"{format_amount(campaign.goal, campaign.currency)} raised"
+    title = campaign.title_in(lang.code)
+    figures = lang.gettext(
+        "{raised} of {goal} raised. Thank you to everyone who gave.",
+        raised=lang.money(raised, campaign.currency),
+        goal=lang.money(campaign.goal, campaign.currency),
     )
     if threshold >= 100:
-        headline = f"🎉 {campaign.title}: the goal is reached!"
+        headline = lang.gettext("🎉 {campaign}: the goal is reached!", campaign=title)
     else:
-        headline = f"🎉 {campaign.title}: {threshold}% of the goal reached"
+        headline = lang.gettext(
+            "🎉 {campaign}: {percent} of the goal reached",
+            campaign=title,
+            percent=lang.percent(threshold),
+        )
     return Post(
         blocks=(
             para(bold(headline)),
-            para(f"{figures}. Thank you to everyone who gave."),
-            para(f"To give, send /donate {campaign.id} to this bot."),
+            para(figures),
+            para(
+                lang.gettext("To give, send /donate {campaign} to this bot.", campaign=campaign.id)
+            ),
         )
     )
 
 
-def thanks_post(campaign: Campaign | None) -> Post:
+def thanks_post(campaign: Campaign | None, lang: Lang) -> Post:
     """The one message for a donor who asked to be told when their payment arrived.
 
     No amount: the delivered message stays in the outbox's records, and should say
     as little as possible about the payment.
     """
-    where = f" to {campaign.title}" if campaign else ""
+    if campaign is None:
+        arrived = lang.gettext("Your donation has arrived. Thank you!")
+    else:
+        arrived = lang.gettext(
+            "Your donation to {campaign} has arrived. Thank you!",
+            campaign=campaign.title_in(lang.code),
+        )
     return Post.text(
-        f"Your donation{where} has arrived. Thank you!",
-        "I no longer keep the link between this chat and your payment.",
+        arrived, lang.gettext("I no longer keep the link between this chat and your payment.")
     )
 
 
-def unassigned_notice(object_id: str, named: str | None, amount: int, currency: str) -> Post:
+def unassigned_notice(
+    object_id: str, named: str | None, amount: int, currency: str, lang: Lang
+) -> Post:
     """Tell admins a payment named no campaign we know (no donor data: just the object id)."""
-    which = f"the unknown campaign {named!r}" if named else "no campaign"
-    return Post.text(
-        f"A payment of {format_amount(amount, currency)} named {which} "
-        f"(Stripe {object_id}). It is counted as unassigned."
-    )
+    money = lang.money(amount, currency)
+    if named:
+        text = lang.gettext(
+            "A payment of {amount} named the unknown campaign '{campaign}' (Stripe {object}). "
+            "It is counted as unassigned.",
+            amount=money, campaign=named, object=object_id,
+        )  # fmt: skip
+    else:
+        text = lang.gettext(
+            "A payment of {amount} named no campaign (Stripe {object}). "
+            "It is counted as unassigned.",
+            amount=money, object=object_id,
+        )  # fmt: skip
+    return Post.text(text)

@@ -10,7 +10,11 @@ from bot.donations.campaigns import UNASSIGNED, Campaign, Totals, progress_from_
 from bot.donations.ledger import Ledger
 from bot.donations.money import format_amount, to_major
 from bot.donations.render import other_currencies, progress_line
+from bot.i18n import Lang
 from bot.storage import ledger as lq
+
+# Operators read the reports in English, like the log.
+OPERATOR = Lang.of("en")
 
 
 async def progress_json(ledger: Ledger) -> dict[str, Any]:
@@ -52,8 +56,10 @@ async def progress_text(ledger: Ledger, today: date) -> list[str]:
     """One line per campaign (plus other currencies and unassigned money, if any)."""
     lines = []
     for p in await ledger.progress():
-        lines.append(progress_line(p, today) + ("" if p.campaign.active else " (inactive)"))
-        others = other_currencies(p)
+        lines.append(
+            progress_line(p, today, OPERATOR) + ("" if p.campaign.active else " (inactive)")
+        )
+        others = other_currencies(p, OPERATOR)
         if others:
             lines.append("  " + others)
     unassigned = (await ledger.totals()).get(UNASSIGNED, {})

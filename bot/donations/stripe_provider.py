@@ -22,6 +22,7 @@ from bot.donations.campaigns import Campaign
 from bot.donations.money import MINIMUM_CHARGE
 from bot.donations.providers import SOURCE_KEY, SOURCE_VALUE, BadSignature, ProviderError
 from bot.donations.reconcile import EventsPage, UnknownCursor
+from bot.i18n import N_
 from bot.storage import Database
 from bot.storage import ledger as lq
 
@@ -39,7 +40,7 @@ class MissingPrice(ProviderError):
     """Stripe no longer has a stored Price the session named (deleted, or another account)."""
 
     def __init__(self, price_id: str) -> None:
-        super().__init__("The payment page needs setting up again.", transient=True)
+        super().__init__(N_("The payment page needs setting up again."), transient=True)
         self.price_id = price_id
 
 
@@ -86,16 +87,18 @@ def _problem(exc: stripe.StripeError, doing: str) -> ProviderError:
     )
     if isinstance(exc, _TRANSIENT):
         return ProviderError(
-            "The payment service is not answering right now. Please try again in a minute.",
+            N_("The payment service is not answering right now. Please try again in a minute."),
             transient=True,
         )
     if exc.code == "amount_too_small":
         return ProviderError(
-            "That amount is below the smallest payment the card service takes.", transient=False
+            N_("That amount is below the smallest payment the card service takes."),
+            transient=False,
         )
     return ProviderError(
-        f"Payments are not working right now; the organisers can look it up as {reference}.",
+        N_("Payments are not working right now; the organisers can look it up as {reference}."),
         transient=False,
+        reference=reference,
     )
 
 
@@ -172,7 +175,7 @@ class StripeApi:
         except stripe.StripeError as exc:
             raise _problem(exc, "checkout session") from None
         if not session.url:
-            raise ProviderError("The payment service gave no payment page.", transient=True)
+            raise ProviderError(N_("The payment service gave no payment page."), transient=True)
         return session.url
 
     async def _create_session(

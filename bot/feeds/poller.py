@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 
-from bot.chat import Button, Post
+from bot.chat import Button, Paragraph, Post
 from bot.chat.codec import post_from_json
 from bot.feeds.article import Article
 from bot.feeds.fetch import FeedFetcher, FetchError, FetchState, NotModified
 from bot.feeds.parse import NotAFeed, ParsedFeed, parse_feed
-from bot.feeds.render import render_article
+from bot.feeds.render import MORE_LIKE_THIS, READ_MORE, render_article
+from bot.i18n import Lang, supported_languages
 from bot.outbox import Item, Outbox
 from bot.outbox.audience import Audience
 from bot.storage import Database
@@ -70,10 +71,21 @@ def article_topics(feed: FeedSettings, article: Article) -> set[str]:
     return {by_category[c.casefold()] for c in article.categories if c.casefold() in by_category}
 
 
-def with_related_button(post: Post, article_id: int) -> Post:
+def with_related_button(post: Post, article_id: int, lang: Lang) -> Post:
     """The private-chat copy of an article post: a "More like this" button under it."""
-    button = Button("More like this", command=f"/related {article_id}")
+    button = Button(lang.gettext(MORE_LIKE_THIS), command=f"/related {article_id}")
     return replace(post, buttons=(*post.buttons, (button,)))
+
+
+def language_of_post(post: Post, default: Lang) -> Lang:
+    """The language an article post was written in, told by its chrome ("Read more")."""
+    labels = [b.label for row in post.buttons for b in row]
+    labels += [s.text for block in post.blocks if isinstance(block, Paragraph) for s in block.spans]
+    for code in supported_languages():
+        lang = Lang.of(code)
+        if lang.gettext(MORE_LIKE_THIS) in labels or lang.gettext(READ_MORE) in labels:
+            return lang
+    return default
 
 
 def to_record(feed: str, a: Article) -> fq.ArticleRecord:
@@ -244,14 +256,24 @@ class FeedPoller:
         )
         if notify:
             await self.audience.notify_admins(
-                Post.text(f"Feed {feed.name!r} has failed {failures} times in a row: {exc}")
+                lambda lang: Post.text(
+                    lang.ngettext(
+                        "Feed '{feed}' has failed {n} time in a row: {error}",
+                        "Feed '{feed}' has failed {n} times in a row: {error}",
+                        failures,
+                        feed=feed.name,
+                        error=exc,
+                    )
+                )
             )
         return PollResult(feed.name, error=str(exc))
 
     async def _recovered(self, feed: FeedSettings, row: fq.FeedRow) -> None:
         if row.failure_notified:
             log.info("feed %s recovered", feed.name)
-            await self.audience.notify_admins(Post.text(f"Feed {feed.name!r} works again."))
+            await self.audience.notify_admins(
+                lambda lang: Post.text(lang.gettext("Feed '{feed}' works again.", feed=feed.name))
+            )
 
     async def _take(
         self,
@@ -287,6 +309,8 @@ class FeedPoller:
         if post_keys:
             channels = await self.audience.channel_targets(feed.channels)
             pool = await self.audience.subscriber_pool()
+        everyone = [q.Target(s.platform, s.chat_id, "private", "subscriber") for s in pool]
+        reads = await self.audience.people.languages(channels + everyone)
         now = self.clock()
         async with self.db.transaction() as tx:
             await fq.insert_seen_articles(
@@ -297,24 +321,30 @@ class FeedPoller:
                 article_id = await fq.insert_article(tx, record, posted=True, now=now)
                 topics = article_topics(feed, article)
                 subscribers = self.audience.subscribers_among(pool, topics)
-                rendered = render_article(article, feed_title=parsed.title)
-                # Private copies carry "More like this"; channel posts stay clean.
-                for targets, body in (
-                    (channels, rendered),
-                    (subscribers, with_related_button(rendered, article_id)),
-                ):
+                # A post per language; private copies carry "More like this", channel posts
+                # stay clean.
+                for lang, targets, private in [
+                    *((lang, group, False) for lang, group in reads.group(channels)),
+                    *((lang, group, True) for lang, group in reads.group(subscribers)),
+                ]:
+                    body = render_article(article, lang, feed_title=parsed.title)
+                    if private:
+                        body = with_related_button(body, article_id, lang)
                     await self.outbox.enqueue(tx, Item("article", body, str(article_id)), targets)
 
     async def _edit(
         self, feed: FeedSettings, parsed: ParsedFeed, article_id: int, article: Article
     ) -> int:
         items = await fq.article_items(self.db, article_id)
-        rendered = render_article(article, feed_title=parsed.title)
+        default = self.audience.people.default_lang
         async with self.db.transaction() as tx:
             await fq.update_article_content(tx, article_id, to_record(feed.name, article))
             edits = 0
             for item_id, post_json in items:
-                had_button = bool(post_from_json(post_json).buttons)
-                body = with_related_button(rendered, article_id) if had_button else rendered
+                old = post_from_json(post_json)
+                lang = language_of_post(old, default)
+                body = render_article(article, lang, feed_title=parsed.title)
+                if old.buttons:
+                    body = with_related_button(body, article_id, lang)
                 edits += await self.outbox.enqueue_edit(tx, item_id, body)
         return int(edits > 0)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from bot.chat.model import Paragraph, Post, Span, italic, link, para
 from bot.feeds.article import Article
+from bot.i18n import N_, Lang
 
-READ_MORE = "Read more"
+READ_MORE = N_("Read more")
+# Translators: the button under an article sent privately: articles on the same subject.
+MORE_LIKE_THIS = N_("More like this")
 
 
-def render_article(article: Article, *, feed_title: str = "") -> Post:
+def render_article(article: Article, lang: Lang, *, feed_title: str = "") -> Post:
     """The post announcing `article`: linked bold title, byline, summary, "Read more".
 
     Platforms show a link preview only when the article has no image of its own.
@@ -21,14 +24,14 @@ def render_article(article: Article, *, feed_title: str = "") -> Post:
     blocks: list[Paragraph] = []
     if article.title:
         blocks.append(para(Span(article.title, bold=True, link=url)))
-    byline = _byline(article.author, feed_title)
+    byline = _byline(lang, article.author, feed_title)
     if byline:
         blocks.append(para(italic(byline)))
     # A summary that only repeats the title (commit feeds do this) adds nothing.
     if article.summary and _squash(article.summary) != _squash(article.title):
         blocks.extend(para(chunk) for chunk in article.summary.split("\n\n") if chunk.strip())
     if url:
-        blocks.append(para(link(READ_MORE, url)))
+        blocks.append(para(link(lang.gettext(READ_MORE), url)))
     return Post(
         blocks=tuple(blocks),
         image_url=article.image_url,
@@ -36,13 +39,12 @@ def render_article(article: Article, *, feed_title: str = "") -> Post:
     )
 
 
-def _byline(author: str, feed_title: str) -> str:
-    parts = []
+def _byline(lang: Lang, author: str, feed_title: str) -> str:
+    if author and feed_title:
+        return lang.gettext("by {author} · {feed}", author=author, feed=feed_title)
     if author:
-        parts.append(f"by {author}")
-    if feed_title:
-        parts.append(feed_title)
-    return " · ".join(parts)
+        return lang.gettext("by {author}", author=author)
+    return feed_title
 
 
 def _squash(text: str) -> str:

@@ -28,12 +28,15 @@ from bot.i18n.catalogues import (
     translations,
 )
 from bot.i18n.lang import N_, Lang, Msg, Text, lang_for, negotiate
+from bot.i18n.said import Money, Said
 
 __all__ = [
     "DEFAULT_LANGUAGE",
     "N_",
     "Lang",
+    "Money",
     "Msg",
+    "Said",
     "Text",
     "UnknownLanguage",
     "discover",

@@ -12,8 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.chat import Post
+from bot.i18n import Lang
 from bot.outbox.service import Item, Outbox
-from bot.storage import Database
+from bot.people import Localized, People
+from bot.storage import Database, Tx
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
 
@@ -44,6 +46,7 @@ class Audience:
     channels: dict[str, ChannelSpec]
     platforms: list[str]
     admins: list[q.Target]
+    people: People
     clock: Callable[[], float] = time.time
 
     async def channel_targets(self, names: Iterable[str]) -> list[q.Target]:
@@ -73,9 +76,21 @@ class Audience:
     async def subscriber_targets(self, topics: Iterable[str]) -> list[q.Target]:
         return self.subscribers_among(await self.subscriber_pool(), topics)
 
-    async def notify_admins(self, post: Post) -> None:
-        """Tell every configured admin (privately) about something an operator must know."""
-        await self.outbox.enqueue_alone(Item("notice", post), self.admins)
+    async def enqueue_localized(
+        self, tx: Tx, kind: str, render: Localized, targets: list[q.Target], ref: str | None = None
+    ) -> list[int]:
+        """In `tx`, an item per language the targets read (`render(lang)`), a row per target."""
+        item_ids = []
+        for lang, group in await self.people.by_language(targets, tx):
+            item_id = await self.outbox.enqueue(tx, Item(kind, render(lang), ref), group)
+            if item_id is not None:
+                item_ids.append(item_id)
+        return item_ids
+
+    async def notify_admins(self, notice: Localized) -> None:
+        """Tell every configured admin (privately, in their language) what an operator must know."""
+        async with self.db.transaction() as tx:
+            await self.enqueue_localized(tx, "notice", notice, self.admins)
 
     async def on_gone(self, row: q.DeliveryRow, reason: str) -> None:
         """A chat refused us for good: deactivate the subscriber or flag the channel."""
@@ -85,15 +100,41 @@ class Audience:
             name = row.target.removeprefix("channel:")
             if await fq.mark_channel_gone(self.db, name, reason, self.clock()):
                 await self.notify_admins(
-                    Post.text(
-                        f"Channel {name!r} ({row.platform}) no longer accepts posts: {reason}. "
-                        "Posts to it are paused until the bot is added back."
+                    lambda lang: Post.text(
+                        lang.gettext(
+                            "Channel '{name}' ({platform}) no longer accepts posts: {reason}. "
+                            "Posts to it are paused until the bot is added back.",
+                            name=name,
+                            platform=row.platform,
+                            reason=reason,
+                        )
                     )
                 )
 
     async def on_failed(self, row: q.DeliveryRow, reason: str) -> None:
         if row.target == "admin":
             return  # never notice about a failed notice: that could loop
-        await self.notify_admins(
-            Post.text(f"A post to a {row.chat_kind} chat on {row.platform} failed: {reason}.")
-        )
+        kind = row.chat_kind
+
+        def notice(lang: Lang) -> Post:
+            if kind == "channel":
+                text = lang.gettext(
+                    "A post to a channel on {platform} failed: {reason}.",
+                    platform=row.platform,
+                    reason=reason,
+                )
+            elif kind == "group":
+                text = lang.gettext(
+                    "A post to a group on {platform} failed: {reason}.",
+                    platform=row.platform,
+                    reason=reason,
+                )
+            else:
+                text = lang.gettext(
+                    "A post to a private chat on {platform} failed: {reason}.",
+                    platform=row.platform,
+                    reason=reason,
+                )
+            return Post.text(text)
+
+        await self.notify_admins(notice)

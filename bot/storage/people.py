@@ -22,6 +22,20 @@ async def language_of(db: Executor, platform: str, user_ids: Sequence[str]) -> s
     return None if row is None else str(row["language"])
 
 
+async def languages(db: Executor, platform: str, user_ids: Sequence[str]) -> dict[str, str]:
+    """The chosen language of each of these ids that chose one (a fan-out's readers)."""
+    chosen: dict[str, str] = {}
+    for start in range(0, len(user_ids), 500):  # SQLite caps the parameters of one query
+        batch = user_ids[start : start + 500]
+        rows = await db.fetch_all(
+            f"SELECT user_id, language FROM people WHERE platform = ? "  # noqa: S608
+            f"AND user_id IN ({marks(batch)})",
+            (platform, *batch),
+        )
+        chosen.update({str(r["user_id"]): str(r["language"]) for r in rows})
+    return chosen
+
+
 async def set_language(db: Executor, platform: str, user_id: str, language: str | None) -> None:
     """Keep this person's choice; None forgets it (back to what their app tells)."""
     if language is None:

@@ -15,6 +15,7 @@ from bot.chat import ChatKind, ChatRef, Incoming, IncomingKind, Post, SentRef
 from bot.config import Config, parse_config
 from bot.feeds.article import Article
 from bot.feeds.render import render_article
+from bot.i18n import Lang
 from bot.outbox import Item
 from bot.storage import Database, open_database
 from bot.storage import outbox as q
@@ -148,7 +149,7 @@ async def test_article_post_arrives_with_intact_html_and_can_be_edited(
         async with open_database(tmp_path / "bot.sqlite3") as db:
             adapter = make_adapter(config, db, bot)
             async with running_bot(config, db, adapter) as app:
-                post = render_article(ARTICLE, feed_title="News")
+                post = render_article(ARTICLE, Lang.of("en"), feed_title="News")
                 item = await app.services.outbox.enqueue_alone(
                     Item("article", post), [channel_target(alias)]
                 )

@@ -6,6 +6,9 @@ from bot.chat.model import Paragraph, Post, Span
 from bot.feeds.article import Article
 from bot.feeds.parse import parse_feed
 from bot.feeds.render import render_article
+from bot.i18n import Lang
+
+EN = Lang.of("en")
 
 
 def article(**overrides: object) -> Article:
@@ -27,7 +30,7 @@ def spans(post: Post) -> list[tuple[Span, ...]]:
 
 
 def test_article_renders_title_byline_summary_and_read_more() -> None:
-    post = render_article(article(), feed_title="Example News")
+    post = render_article(article(), EN, feed_title="Example News")
     assert spans(post) == [
         (Span("A title", bold=True, link="https://example.org/post"),),
         (Span("by Alice · Example News", italic=True),),
@@ -40,30 +43,30 @@ def test_article_renders_title_byline_summary_and_read_more() -> None:
 
 
 def test_article_without_image_asks_for_a_link_preview() -> None:
-    post = render_article(article(image_url=None))
+    post = render_article(article(image_url=None), EN)
     assert post.image_url is None
     assert post.link_preview is True
 
 
 def test_byline_is_left_out_without_author_or_feed_title() -> None:
-    post = render_article(article(author=""))
+    post = render_article(article(author=""), EN)
     assert all("by " not in span.text for block in spans(post) for span in block)
     assert len(spans(post)) == 4
 
 
 def test_feed_title_alone_makes_the_byline() -> None:
-    post = render_article(article(author=""), feed_title="Example News")
+    post = render_article(article(author=""), EN, feed_title="Example News")
     assert spans(post)[1] == (Span("Example News", italic=True),)
 
 
 def test_summary_repeating_the_title_is_not_shown_twice() -> None:
-    post = render_article(article(summary="A  title"))
+    post = render_article(article(summary="A  title"), EN)
     texts = [span.text for block in spans(post) for span in block]
     assert texts.count("A title") == 1
 
 
 def test_article_without_url_has_no_links() -> None:
-    post = render_article(article(url="", canonical_url=""))
+    post = render_article(article(url="", canonical_url=""), EN)
     assert all(span.link is None for block in spans(post) for span in block)
     assert "Read more" not in [span.text for block in spans(post) for span in block]
 
@@ -74,7 +77,7 @@ def test_feed_markup_arrives_as_literal_text() -> None:
     <description>&lt;p&gt;Nice &lt;b&gt;text&lt;/b&gt;&lt;/p&gt;</description></item>
     </channel></rss>"""
     (parsed,) = parse_feed(body, url="https://e.org/feed").articles
-    post = render_article(parsed)
+    post = render_article(parsed, EN)
     texts = [span.text for block in spans(post) for span in block]
     assert texts[0] == "<script>alert(1)</script> Hello"
     assert "Nice text" in texts

@@ -10,6 +10,7 @@ from PIL import Image, ImageFont
 
 from bot.donations.campaigns import Campaign, Progress
 from bot.donations.card import card_font, render_card
+from bot.i18n import Lang
 
 TITLES = ["Российские антивоенные протестующие", "Protestas en México", "Збір для України: ґ, є, ї"]
 NOT_IN_ANY_FONT = "\U0010fffd"  # a private-use code point: drawn as the font's .notdef glyph
@@ -56,7 +57,7 @@ def test_a_card_with_a_cyrillic_title_renders() -> None:
         amounts=(1000,),
         deadline=date(2026, 3, 10),
     )
-    png = render_card([Progress(campaign, 620_000, 311)], today=date(2026, 3, 1))
+    png = render_card([Progress(campaign, 620_000, 311)], date(2026, 3, 1), Lang.of("ru"))
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG"
     assert image.size[0] == 720
