@@ -260,7 +260,7 @@ async def test_forgetme_leaves_no_row_about_the_user(tmp_path: Path, db: Databas
     data = await bot.say("/mydata", user="zoe")
     assert "A subscription of chat zoe to articles on russia." in data
     assert "Delivery records of messages to you: 1 sent." in data
-    assert "1 audit log entries naming you as the actor." in data
+    assert "1 audit log entry naming you as the actor." in data
 
     assert "Done" in await bot.say("/forgetme", user="zoe")
     tables = [

@@ -147,4 +147,6 @@ def test_importing_languages_pulls_in_no_service() -> None:
     shown = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    assert shown.stdout.strip() == "['bot.i18n', 'bot.i18n.catalogues', 'bot.i18n.lang']"
+    assert shown.stdout.strip() == (
+        "['bot.i18n', 'bot.i18n.catalogues', 'bot.i18n.lang', 'bot.i18n.said']"
+    )
