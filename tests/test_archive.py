@@ -157,7 +157,7 @@ async def test_commands_through_the_console(tmp_path: Path, db: Database) -> Non
     text = out.getvalue()
     assert "Latest articles\n\n• Annual report (https://e.org/7) · Jan 1, 1970" in text
     assert "Results for protesters" in text
-    assert "Nothing matches 'zebra'. Send /latest to see the newest articles." in text
+    assert "Nothing matches “zebra”. Send /latest to see the newest articles." in text
     assert "More like “Legal aid for detained protesters”" in text
     assert "Latest articles on legal-aid" in text
 
