@@ -18,6 +18,7 @@ import pytest
 from bot.app import build_app
 from bot.chat import ChatKind, ChatRef, Post, Rejected
 from bot.feeds.render import render_article
+from bot.i18n import Lang
 from bot.outbox import Item
 from bot.storage import Database, open_database
 from bot.storage import outbox as q
@@ -101,7 +102,7 @@ async def test_a_feed_article_in_an_encrypted_room_is_decrypted_with_its_html(
         async with open_database(tmp_path / "bot.sqlite3") as db:
             adapter = bot_adapter(config, db, bot, tmp_path / "crypto")
             async with running_bot(config, db, adapter) as app:
-                post = render_article(ARTICLE, feed_title="News")
+                post = render_article(ARTICLE, Lang.of("en"), feed_title="News")
                 await app.services.outbox.enqueue_alone(
                     Item("article", post), [channel_target(room_id)]
                 )
