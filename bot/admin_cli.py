@@ -15,7 +15,7 @@ from bot.announcements.progress import DeliveryCounts
 from bot.app import App, build_app
 from bot.chat.plain import render_plain
 from bot.config import Config, load_config
-from bot.storage import open_database
+from bot.storage import open_storage
 
 TERMINAL = "terminal"
 
@@ -103,7 +103,7 @@ async def _send(app: App, draft: Draft) -> None:
 
 
 async def _announce(config: Config, args: argparse.Namespace) -> int:
-    async with open_database(config.database_path()) as db:
+    async with open_storage(config.storage_target()) as db:
         app = build_app(config, db)
         try:
             announcements = app.services.announcements
@@ -130,7 +130,7 @@ def cmd_announce(args: argparse.Namespace) -> int:
 
 
 async def _audit(config: Config, limit: int) -> int:
-    async with open_database(config.database_path()) as db:
+    async with open_storage(config.storage_target()) as db:
         app = build_app(config, db)
         try:
             entries = await app.services.audit.latest(limit)

@@ -39,7 +39,7 @@ from bot.outbox.pacing import Pacer
 from bot.people import People
 from bot.privacy import Privacy
 from bot.router import CommandRouter
-from bot.storage import Database, open_database
+from bot.storage import Database, StorageTarget, open_storage
 from bot.storage.state import DatabaseStateStore
 from bot.subscriptions import Subscriptions
 from bot.web import build_web
@@ -295,7 +295,10 @@ async def run_bot(
     console_io: ConsoleIO | None = None,
 ) -> None:
     """Run the bot until EOF on the console, SIGINT or SIGTERM (or one pass with `once`)."""
-    async with open_database(db_path or config.database_path()) as db:
+    target = config.storage_target()
+    if db_path is not None:
+        target = StorageTarget(db_path)
+    async with open_storage(target) as db:
         app = build_app(config, db, console_io)
         try:
             if once:

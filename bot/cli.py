@@ -24,7 +24,7 @@ from bot.demo.server import serve_sample_feed
 from bot.donations import Donations, ProviderError, build_donations
 from bot.donations.report import progress_json, progress_text, write_csv
 from bot.logs import setup_logging
-from bot.storage import DatabaseTooNew, MigrationError, open_database
+from bot.storage import DatabaseTooNew, MigrationError, StorageUnavailable, open_storage
 from bot.storage import ledger as lq
 
 log = logging.getLogger("bot")
@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser(
         "migrate",
         help="apply the storage migrations to the configured database",
-        description="Apply every pending storage migration to the database named by "
-        "[storage] path, then print the schema version.",
+        description="Apply every pending storage migration to the configured database "
+        "([storage] url for PostgreSQL, else [storage] path), then print the schema version.",
     )
     _add_config(migrate)
     _add_log_level(migrate, "INFO")
@@ -170,7 +170,7 @@ def demo_config(data_dir: Path, user: str | None, feed_url: str, web_port: int =
 def _run(main: Coroutine[Any, Any, None]) -> int:
     try:
         asyncio.run(main)
-    except (StartupError, DatabaseTooNew, MigrationError) as exc:
+    except (StartupError, DatabaseTooNew, MigrationError, StorageUnavailable) as exc:
         print(f"outreach-bot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -244,10 +244,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 async def _migrate(config: Config) -> int:
-    async with open_database(config.database_path(), migrate=False) as db:
+    target = config.storage_target()
+    async with open_storage(target, migrate=False) as db:
         before = await db.version()
         after = await db.migrate()
-    print(f"{config.database_path()}: schema version {before} -> {after}")
+    print(f"{target.describe()}: schema version {before} -> {after}")
     return 0
 
 
@@ -256,14 +257,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     try:
         return asyncio.run(_migrate(config))
-    except (DatabaseTooNew, MigrationError) as exc:
+    except (DatabaseTooNew, MigrationError, StorageUnavailable) as exc:
         print(f"outreach-bot: {exc}", file=sys.stderr)
         return 1
 
 
 async def _with_donations(config: Config, work: Callable[[Donations], Awaitable[int]]) -> int:
     """Open the database and the donations service, run `work`, close everything."""
-    async with open_database(config.database_path()) as db:
+    async with open_storage(config.storage_target()) as db:
         audience = offline_audience(config, db)
         donations = build_donations(config, db, audience, audience.outbox)
         try:

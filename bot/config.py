@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from datetime import date
@@ -34,6 +35,7 @@ from pydantic import (
 from bot.donations.money import exponent as currency_exponent
 from bot.donations.money import payable_problem, to_minor
 from bot.i18n import DEFAULT_LANGUAGE, supported_languages
+from bot.storage.opener import StorageTarget
 
 
 class ConfigError(Exception):
@@ -122,7 +124,27 @@ class BotSection(Section):
 
 
 class StorageSection(Section):
+    # SQLite (one machine): the database file. Ignored when `url` is set.
     path: str = "outreach.sqlite3"
+    # PostgreSQL (one or several instances): "postgresql://user@host:5432/dbname".
+    url: str | None = None
+    # The environment variable holding the PostgreSQL password (else libpq's PGPASSWORD
+    # or ~/.pgpass).
+    password_env: str | None = None
+    # Seconds a standby instance may take to pick up a role its holder dropped.
+    lease: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql://")
+        return value
+
+
+class InstanceSection(Section):
+    # This process among several on one PostgreSQL database (default: host name and pid).
+    name: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class ConsoleSection(Section):
@@ -352,6 +374,7 @@ class AdminsSection(Section):
 class Config(Section):
     bot: BotSection = BotSection()
     storage: StorageSection = StorageSection()
+    instance: InstanceSection = InstanceSection()
     console: ConsoleSection = ConsoleSection()
     telegram: TelegramSection = TelegramSection()
     matrix: MatrixSection = MatrixSection()
@@ -380,6 +403,17 @@ class Config(Section):
         path = Path(self.storage.path).expanduser()
         return path if path.is_absolute() else self.base_dir / path
 
+    def storage_target(self, environ: Mapping[str, str] | None = None) -> StorageTarget:
+        """The configured database: PostgreSQL when `[storage] url` is set, else SQLite."""
+        environ = os.environ if environ is None else environ
+        name = self.storage.password_env
+        password = (environ.get(name) or None) if name else None
+        return StorageTarget(self.database_path(), self.storage.url, password)
+
+    def instance_name(self) -> str:
+        """This instance's name: `[instance] name`, else host name and process id."""
+        return self.instance.name or f"{socket.gethostname()}:{os.getpid()}"
+
     def secrets(self, environ: Mapping[str, str] | None = None) -> list[str]:
         """Values of every secret the config names, so logs can redact them."""
         environ = os.environ if environ is None else environ
@@ -390,6 +424,7 @@ class Config(Section):
             self.matrix.password_env,
             self.stripe.secret_key_env,
             self.stripe.webhook_secret_env,
+            self.storage.password_env,
         ]
         return [environ[n] for n in names if n and environ.get(n)]
 

@@ -4,7 +4,17 @@ All SQL lives here. Services use `Database` and `Tx` (see `bot.storage.db`) and 
 query functions of the modules beside this one.
 """
 
-from bot.storage.db import Database, DatabaseTooNew, MigrationError, Tx
+from bot.storage.db import Database, DatabaseTooNew, MigrationError, StorageUnavailable, Tx
+from bot.storage.opener import StorageTarget, open_storage
 from bot.storage.sqlite import open_database
 
-__all__ = ["Database", "DatabaseTooNew", "MigrationError", "Tx", "open_database"]
+__all__ = [
+    "Database",
+    "DatabaseTooNew",
+    "MigrationError",
+    "StorageTarget",
+    "StorageUnavailable",
+    "Tx",
+    "open_database",
+    "open_storage",
+]

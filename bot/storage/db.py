@@ -4,8 +4,8 @@ Services hold a `Database` and open transactions with `async with db.transaction
 they pass the `Tx` on to the query functions of `bot/storage/` and never see a
 connection. Query functions read rows by column name (`row["id"]`) into typed records.
 
-A backend is one module that provides these (`bot.storage.sqlite` today; an asyncpg
-module can follow without touching services). Query text is written once, with `?`
+A backend is one module that provides these (`bot.storage.sqlite`,
+`bot.storage.postgres`). Query text is written once, with `?`
 placeholders and, where they differ, in the SQL both SQLite and PostgreSQL accept
 (`RETURNING`, `ON CONFLICT`); a backend translates placeholders into its own style.
 """
@@ -26,6 +26,10 @@ class DatabaseTooNew(Exception):
     """The database was written by a newer version of the bot."""
 
 
+class StorageUnavailable(Exception):
+    """The database cannot be reached (down, wrong address, refused credentials)."""
+
+
 class MigrationError(Exception):
     """A migration failed; the database was left at the last good version."""
 
@@ -37,7 +41,13 @@ class Row(Protocol):
 
 
 class Executor(Protocol):
-    """Something SQL runs on: the database itself, or an open transaction."""
+    """Something SQL runs on: the database itself, or an open transaction.
+
+    `dialect` ("sqlite" or "postgres") lets the few queries that differ (full-text
+    search) pick their own text.
+    """
+
+    dialect: str
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         """The first row of a query that returns at most a few rows (or None)."""

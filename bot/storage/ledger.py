@@ -173,7 +173,7 @@ SELECT COALESCE(SUM(net), 0) AS net FROM (
     WHERE e.kind = 'refund' AND e.currency = ?
     GROUP BY e.object_id
     HAVING MIN(COALESCE(e.campaign, {_RESOLVE}, 'unassigned')) = ?
-)"""  # noqa: S608 - constant SQL
+) AS signed"""  # noqa: S608 - constant SQL (the alias: PostgreSQL names every subquery)
 
 
 async def campaign_net(db: Executor, campaign: str, currency: str) -> int:

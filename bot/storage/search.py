@@ -1,7 +1,7 @@
 """Typed queries over the article archive: latest, full-text search, related articles.
 
-Search uses SQLite's FTS5 (`MATCH`, `bm25`, `snippet`, from migration 0004): another
-backend brings its own full-text index and its own version of these queries.
+Search uses SQLite's FTS5 (`MATCH`, `bm25`, `snippet`, from migration 0004); on
+PostgreSQL the queries of `bot.storage.search_postgres` (a tsvector) answer instead.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from bot.storage import search_postgres
 from bot.storage.db import Executor, Row, marks
 
 # A word for the full-text query: letters and digits in any script.
@@ -60,6 +61,9 @@ async def latest(db: Executor, limit: int, scan: int = 500) -> list[ArchivedArti
 
 async def search(db: Executor, text: str, limit: int = 10) -> list[ArchivedArticle]:
     """Best matches first (titles weigh most), each with a snippet around the match."""
+    if db.dialect == "postgres":
+        found = await search_postgres.search(db, _COLUMNS, text, limit)
+        return [_article(r, snippet=snippet) for r, snippet in found]
     query = match_query(text)
     if not query:
         return []
@@ -80,6 +84,8 @@ async def get_article(db: Executor, article_id: int) -> ArchivedArticle | None:
 
 async def similar_by_text(db: Executor, article: ArchivedArticle, limit: int) -> list[int]:
     """Ids of articles whose text shares the most words with `article`'s title."""
+    if db.dialect == "postgres":
+        return await search_postgres.similar_ids(db, article.title, article.id, limit)
     words = [w for w in _WORD.findall(article.title.lower()) if len(w) > 3]
     if not words:
         return []

@@ -38,6 +38,8 @@ async def _fetch_all(conn: aiosqlite.Connection, sql: str, params: Params) -> li
 class SqliteTx:
     """An open `BEGIN IMMEDIATE` transaction on the shared connection (see `Tx`)."""
 
+    dialect = "sqlite"
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self.after_commit_callbacks: list[Callable[[], None]] = []
@@ -67,6 +69,8 @@ class SqliteDatabase:
     Writes go through `transaction()` or `execute()`, which serialise them with a lock
     so that concurrent tasks never interleave statements inside one transaction.
     """
+
+    dialect = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
