@@ -40,6 +40,7 @@ from bot.people import People
 from bot.privacy import Privacy
 from bot.router import CommandRouter
 from bot.storage import Database, StorageTarget, open_storage
+from bot.storage.sqlite_lock import DatabaseInUse, single_instance
 from bot.storage.state import DatabaseStateStore
 from bot.subscriptions import Subscriptions
 from bot.web import build_web
@@ -298,6 +299,18 @@ async def run_bot(
     target = config.storage_target()
     if db_path is not None:
         target = StorageTarget(db_path)
+    with contextlib.ExitStack() as hold:
+        if not target.is_postgres:
+            try:
+                hold.enter_context(single_instance(target.path))
+            except DatabaseInUse as exc:
+                raise StartupError(str(exc)) from None
+        await _run_on(config, target, once=once, console_io=console_io)
+
+
+async def _run_on(
+    config: Config, target: StorageTarget, *, once: bool, console_io: ConsoleIO | None
+) -> None:
     async with open_storage(target) as db:
         app = build_app(config, db, console_io)
         try:
