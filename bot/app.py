@@ -15,10 +15,11 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
-from bot import __version__
+from bot import __version__, cluster
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.matrix import MatrixAdapter
 from bot.adapters.telegram import TelegramAdapter
@@ -30,7 +31,9 @@ from bot.chat.messenger import Messenger
 from bot.config import Config, FeedEntry
 from bot.context import Services
 from bot.donations import build_donations
+from bot.donations.changes import CampaignChanges
 from bot.feeds.poller import FeedPoller, FeedSettings
+from bot.instances import Job
 from bot.lifecycle import App, StartupError, admin_targets, delivery_policy
 from bot.outbox import Outbox, WakeSignals
 from bot.outbox.audience import Audience, ChannelSpec
@@ -40,10 +43,12 @@ from bot.people import People
 from bot.privacy import Privacy
 from bot.router import CommandRouter
 from bot.storage import Database, StorageTarget, open_storage
+from bot.storage.postgres import PostgresDatabase
 from bot.storage.sqlite_lock import DatabaseInUse, single_instance
 from bot.storage.state import DatabaseStateStore
 from bot.subscriptions import Subscriptions
 from bot.web import build_web
+from bot.web.health import Health
 from handlers import all_commands
 
 __all__ = ["App", "ConsoleIO", "StartupError", "build_app", "offline_audience", "run_bot"]
@@ -275,7 +280,11 @@ def build_app(
             config, db, on_eof=stop.set, console_io=console_io or ConsoleIO(), environ=environ
         )
     wake = WakeSignals()
-    outbox = Outbox(db, wake, clock=clock)
+    # On PostgreSQL an enqueue also wakes the sender role's holder on another instance.
+    notifier, outbox_wake = cluster.prepare(db, wake) if isinstance(db, PostgresDatabase) else (
+        None, wake,
+    )  # fmt: skip
+    outbox = Outbox(db, outbox_wake, clock=clock)
     audience = build_audience(config, db, outbox, clock)
     workers = build_workers(config, db, adapters, audience=audience, wake=wake, clock=clock)
     services = build_services(
@@ -284,8 +293,39 @@ def build_app(
     router = CommandRouter(
         services, all_commands(services.donations), bot_names=AdapterNames(adapters)
     )
-    web = build_web(config.web, services.donations, archive=services.archive, clock=clock)
-    return App(config, services, router, adapters, workers, stop, web)
+    coordination = None
+    if notifier is not None and isinstance(db, PostgresDatabase):
+        role_jobs: dict[str, list[Job]] = {
+            cluster.FEEDS: [services.poller.run],
+            cluster.ANNOUNCEMENTS: [services.announcements.run],
+            cluster.RECONCILIATION: (
+                services.donations.jobs(serve_webhook=False) if services.donations else []
+            ),
+        }
+        coordination = cluster.coordination_for(
+            config, db, notifier, workers, role_jobs, clock=clock
+        )
+        if services.donations is not None:  # payments on any instance move every page
+            coordination.on_ledger_change(partial(_ledger_changed, services.donations.changes))
+    web = build_web(
+        config.web, services.donations, archive=services.archive, clock=clock,
+        health=Health(db, config.instance_name(), _roles_of(coordination, adapters)),
+    )  # fmt: skip
+    return App(config, services, router, adapters, workers, stop, web, coordination)
+
+
+def _ledger_changed(changes: CampaignChanges, campaign: str) -> None:
+    changes.publish([campaign or None])
+
+
+def _roles_of(
+    coordination: cluster.Coordination | None, adapters: Mapping[str, ChatAdapter]
+) -> Callable[[], list[str]]:
+    """What this instance runs: its roles on PostgreSQL; everything on SQLite."""
+    if coordination is not None:
+        return coordination.coordinator.held
+    everything = sorted([*adapters, cluster.FEEDS, cluster.ANNOUNCEMENTS, cluster.RECONCILIATION])
+    return lambda: everything
 
 
 async def run_bot(

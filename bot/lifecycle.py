@@ -17,6 +17,7 @@ from bot.chat import (
     OnIncoming,
     PublishesCommands,
 )
+from bot.cluster import Coordination
 from bot.config import Config
 from bot.context import Services
 from bot.i18n import Lang
@@ -85,6 +86,8 @@ class App:
     workers: Mapping[str, DeliveryWorker]
     stop: asyncio.Event
     web: WebServer | None = None  # the [web] server (webhook, campaign pages), when it runs
+    # On PostgreSQL: this instance's roles among several (None on SQLite: one instance).
+    coordination: Coordination | None = None
 
     @property
     def db(self) -> Database:
@@ -141,6 +144,8 @@ class App:
         """Release what the services hold open (the payment provider's HTTP session)."""
         if self.services.donations is not None:
             await self.services.donations.aclose()
+        if self.coordination is not None:
+            await self.coordination.aclose()
 
     async def recover(self) -> None:
         """Resolve deliveries a crash left in `sending`, by each platform's rule."""
@@ -154,18 +159,28 @@ class App:
             )
 
     def jobs(self) -> list[BackgroundJob]:
-        """What runs beside the adapters: delivery, feeds, announcements, donations."""
-        jobs: list[BackgroundJob] = [w.run for w in self.workers.values()]
-        jobs += [self.services.poller.run, self.services.announcements.run]
-        if self.services.donations is not None:
-            jobs += self.services.donations.jobs(serve_webhook=self.web is None)
+        """What runs beside the adapters: delivery, feeds, announcements, donations (on
+        PostgreSQL, as roles this instance runs while it holds them)."""
+        jobs: list[BackgroundJob] = []
+        donations = self.services.donations
+        if self.coordination is not None:
+            # Every instance serves the web server and the webhook; the rest are roles.
+            jobs += self.coordination.jobs()
+            if donations is not None and donations.webhook is not None and self.web is None:
+                jobs += donations.jobs(serve_webhook=True)
+        else:
+            jobs += [w.run for w in self.workers.values()]
+            jobs += [self.services.poller.run, self.services.announcements.run]
+            if donations is not None:
+                jobs += donations.jobs(serve_webhook=self.web is None)
         if self.web is not None:
             jobs.append(self.web.run)
         return jobs
 
     async def run(self) -> None:
         """Run until a stop is requested; then shut down within the grace period."""
-        await self.recover()
+        if self.coordination is None:  # else each role's new holder recovers its own rows
+            await self.recover()
         started: list[ChatAdapter] = []
         tasks: list[asyncio.Task[None]] = []
         async with self.services.poller, asyncio.TaskGroup() as tg:

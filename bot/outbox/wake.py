@@ -40,6 +40,10 @@ class WakeSignals:
     def __call__(self, platform: str) -> None:
         self.signal(platform).set()
 
+    def platforms(self) -> list[str]:
+        """Every platform with a signal (each worker's, once built)."""
+        return list(self._signals)
+
     def signal(self, platform: str) -> WakeSignal:
         """The platform's signal (the same object every time)."""
         return self._signals.setdefault(platform, WakeSignal())

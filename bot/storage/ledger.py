@@ -92,9 +92,17 @@ async def append_entries(tx: Tx, entries: Sequence[NewEntry], now: float) -> lis
         _INSERT_ENTRIES + ", ".join([_ENTRY_VALUES] * len(entries)) + _NEW_ONLY,
         [value for entry in entries for value in _values(entry, now)],
     )
+    if rows and tx.dialect == "postgres":
+        # Every instance's SSE clients hear of it, at commit (NOTIFY is transactional).
+        await _notify_change(tx, {e.campaign or "" for e in entries})
     # RETURNING lists only the rows inserted, in no promised order: match them by identity.
     ids = {(str(r["object_id"]), str(r["kind"]), str(r["variant"])): int(r["id"]) for r in rows}
     return [ids.pop((e.object_id, e.kind, e.variant), None) for e in entries]
+
+
+async def _notify_change(tx: Tx, campaigns: set[str]) -> None:
+    for campaign in sorted(campaigns):
+        await tx.execute("SELECT pg_notify('outreach_ledger', ?)", (campaign,))
 
 
 _ENTRY_SQL = (

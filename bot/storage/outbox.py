@@ -140,10 +140,17 @@ async def next_due_at(db: Executor, platform: str) -> float | None:
 
 
 async def claim(db: Database, delivery_id: int, now: float) -> bool:
-    """Mark a pending row `sending` before its send; False if someone else took it."""
+    """Mark a pending row `sending` before its send; False if someone else took it.
+
+    On PostgreSQL a row another instance is claiming is skipped, not waited for
+    (`FOR UPDATE SKIP LOCKED`).
+    """
+    where = "id = ? AND state = 'pending'"
+    if db.dialect == "postgres":
+        where = f"id = (SELECT id FROM deliveries WHERE {where} FOR UPDATE SKIP LOCKED)"  # noqa: S608
     changed = await db.execute(
-        "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ? "
-        "WHERE id = ? AND state = 'pending'",
+        "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ? "  # noqa: S608
+        f"WHERE {where}",
         (now, delivery_id),
     )
     return changed == 1
@@ -216,6 +223,32 @@ async def recover_sending(
             (now,),
         )
     return counts
+
+
+async def recover_platform(db: Database, platform: str, *, resend: bool, now: float) -> int:
+    """Resolve one platform's rows a dead sender left in `sending` (its role's new holder
+    calls this on taking the role): back to pending with the same key when `resend`,
+    else `unknown`. Returns how many rows it resolved."""
+    if resend:
+        return await db.execute(
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, updated_at = ? "
+            "WHERE state = 'sending' AND platform = ?",
+            (now, now, platform),
+        )
+    return await db.execute(
+        "UPDATE deliveries SET state = 'unknown', error = 'interrupted while sending', "
+        "updated_at = ? WHERE state = 'sending' AND platform = ?",
+        (now, platform),
+    )
+
+
+async def backlog(db: Executor) -> dict[str, int]:
+    """Rows not yet delivered (pending or sending), per platform."""
+    rows = await db.fetch_all(
+        "SELECT platform, COUNT(*) AS n FROM deliveries "
+        "WHERE state IN ('pending', 'sending') GROUP BY platform ORDER BY platform"
+    )
+    return {str(r["platform"]): int(r["n"]) for r in rows}
 
 
 async def item_counts(db: Executor, item_id: int) -> dict[str, int]:

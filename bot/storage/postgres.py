@@ -125,9 +125,9 @@ class PostgresDatabase(_On):
             ) from exc
         return cls(pool, url, password)
 
-    async def connect(self) -> Connection:
+    async def connect(self, **settings: Any) -> Connection:
         """A connection of its own, outside the pool (advisory locks, LISTEN)."""
-        return await asyncpg.connect(self.url, password=self.password)
+        return await asyncpg.connect(self.url, password=self.password, **settings)
 
     async def close(self) -> None:
         await self.pool.close()

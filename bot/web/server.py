@@ -22,6 +22,7 @@ from bot.donations import Donations
 from bot.donations.webhook import MAX_BODY, WebhookServer, split_listen
 from bot.web.data import Data
 from bot.web.figures import FiguresCache
+from bot.web.health import Health
 from bot.web.live import LiveHub
 from bot.web.pages import Pages
 from bot.web.ratelimit import ClientRateLimit
@@ -86,11 +87,17 @@ class WebServer:
     """Serves the app on `listen` (port 0: any free port, see `port` after `start`)."""
 
     def __init__(
-        self, listen: str, *, site: Site | None = None, webhook: WebhookServer | None = None
+        self,
+        listen: str,
+        *,
+        site: Site | None = None,
+        webhook: WebhookServer | None = None,
+        health: Health | None = None,
     ) -> None:
         self.host, self.port = split_listen(listen)
         self.site = site
         self.webhook = webhook
+        self.health = health
         self.closing = asyncio.Event()
         self.listening = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -105,6 +112,8 @@ class WebServer:
         app = web.Application(client_max_size=MAX_BODY, middlewares=[security_headers])
         if self.webhook is not None:
             self.webhook.add_routes(app)
+        if self.health is not None:
+            app.add_routes(self.health.routes())
         if self.site is not None:
             app.add_routes(static_routes())
             app.add_routes(Data(self.site, self.closing).routes())
@@ -157,6 +166,7 @@ def build_web(
     *,
     archive: Archive | None = None,
     clock: Callable[[], float] = time.time,
+    health: Health | None = None,
 ) -> WebServer | None:
     """The web server the config asks for, or None when nothing needs it."""
     webhook = donations.webhook if donations is not None else None
@@ -170,4 +180,4 @@ def build_web(
         donations.changes.subscribe(hub.changed)
         limiter = ClientRateLimit(settings.donate_per_minute)
         site = Site(donations, settings, hub, limiter, figures, archive, clock)
-    return WebServer(settings.listen, site=site, webhook=webhook)
+    return WebServer(settings.listen, site=site, webhook=webhook, health=health)

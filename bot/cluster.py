@@ -1,0 +1,103 @@
+"""Wiring for several instances on PostgreSQL: roles, wake-ups and ledger news between them.
+
+Part of the composition root: `bot.app.build_app` calls `coordination_for` when the
+database is PostgreSQL; on SQLite there is one instance and none of this runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from bot.config import Config
+from bot.instances import Coordinator, Job, Role
+from bot.outbox.delivery import DeliveryWorker
+from bot.outbox.wake import Wake, WakeSignals
+from bot.storage import outbox as q
+from bot.storage.notify import OUTBOX, Notifier
+from bot.storage.postgres import PostgresDatabase
+from bot.storage.roles import RoleLocks
+
+# The roles, in the order an instance takes them; each platform's sender is a role too.
+FEEDS = "feeds"
+ANNOUNCEMENTS = "announcements"
+RECONCILIATION = "reconciliation"
+
+
+class PublishingWake:
+    """The outbox's `Wake` on PostgreSQL: this instance's worker now, and every other
+    instance's (the role holder's) through NOTIFY."""
+
+    def __init__(self, local: WakeSignals, notifier: Notifier) -> None:
+        self._local = local
+        self._notifier = notifier
+
+    def __call__(self, platform: str) -> None:
+        self._local(platform)
+        self._notifier.publish(OUTBOX, platform)
+
+
+@dataclass
+class Coordination:
+    """This instance's part in a group of instances: its roles and its listener."""
+
+    coordinator: Coordinator
+    notifier: Notifier
+
+    @property
+    def instance(self) -> str:
+        return self.coordinator.instance
+
+    def jobs(self) -> list[Job]:
+        return [self.coordinator.run, self.notifier.run]
+
+    def on_ledger_change(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(campaign)` when any instance appends to the ledger (for SSE)."""
+        self.notifier.on_ledger_change(callback)
+
+    async def aclose(self) -> None:
+        await self.notifier.aclose()
+
+
+def prepare(db: PostgresDatabase, local: WakeSignals) -> tuple[Notifier, Wake]:
+    """The notifier and the outbox's wake, before the outbox is built."""
+    notifier = Notifier(db)
+
+    def heard(platform: str) -> None:
+        for name in local.platforms() if platform == "*" else [platform]:
+            local(name)
+
+    notifier.subscribe(OUTBOX, heard)
+    return notifier, PublishingWake(local, notifier)
+
+
+def coordination_for(
+    config: Config,
+    db: PostgresDatabase,
+    notifier: Notifier,
+    workers: Mapping[str, DeliveryWorker],
+    services_jobs: Mapping[str, list[Job]],
+    *,
+    clock: Callable[[], float] = time.time,
+) -> Coordination:
+    """Roles for every worker (one per platform) and for the services' own jobs."""
+    roles = [
+        Role(platform, [worker.run], _recovery(db, platform, worker, clock))
+        for platform, worker in workers.items()
+    ]
+    roles += [Role(name, jobs) for name, jobs in services_jobs.items() if jobs]
+    locks = RoleLocks(db, config.instance_name())
+    return Coordination(Coordinator(locks, roles, lease=config.storage.lease), notifier)
+
+
+def _recovery(
+    db: PostgresDatabase, platform: str, worker: DeliveryWorker, clock: Callable[[], float]
+) -> Callable[[], Awaitable[None]]:
+    """On taking a platform's sender role: the crash rules for rows a dead holder left
+    (Matrix re-sent with the same transaction id; Telegram `unknown` unless at_least_once)."""
+
+    async def recover() -> None:
+        await q.recover_platform(db, platform, resend=worker.policy.resend_uncertain, now=clock())
+
+    return recover

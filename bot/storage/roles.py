@@ -1,0 +1,117 @@
+"""Roles across instances on PostgreSQL: session advisory locks on a dedicated connection.
+
+A role (the Telegram sender, the feed poller, …) is held by the instance whose connection
+holds its advisory lock. PostgreSQL releases a session lock the moment its connection
+ends, so a dead instance's roles are free at once. The connection's `application_name`
+names the instance, which is how `outreach-bot status` lists who holds what.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from bot.storage.db import StorageUnavailable
+from bot.storage.postgres import PostgresDatabase
+
+log = logging.getLogger(__name__)
+
+ROLE_SPACE = 0x6F75  # the first key of every role lock ("ou")
+APP_PREFIX = "outreach-bot:"
+
+
+def role_key(role: str) -> int:
+    """The second key of a role's lock: stable across instances and versions."""
+    return zlib.crc32(role.encode()) & 0x7FFF_FFFF
+
+
+class RoleLocks:
+    """This instance's role locks, all on one connection of their own."""
+
+    def __init__(self, db: PostgresDatabase, instance: str) -> None:
+        self._db = db
+        self.instance = instance
+        self._conn: Any = None
+        self.held: set[str] = set()
+
+    async def connect(self) -> None:
+        """(Re)open the dedicated connection; every role must be taken again after."""
+        await self.close()
+        try:
+            self._conn = await self._db.connect(
+                server_settings={"application_name": (APP_PREFIX + self.instance)[:63]}
+            )
+        except Exception as exc:
+            raise StorageUnavailable(f"cannot reach the database {self._db}: {exc}") from exc
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def try_take(self, role: str) -> bool:
+        """Take `role` if no live instance holds it; True when this instance holds it."""
+        if role in self.held:
+            return True
+        got = await self._conn.fetchval(
+            "SELECT pg_try_advisory_lock($1, $2)", ROLE_SPACE, role_key(role)
+        )
+        if got:
+            self.held.add(role)
+        return bool(got)
+
+    async def release(self, role: str) -> None:
+        if role in self.held and self.connected:
+            await self._conn.execute(
+                "SELECT pg_advisory_unlock($1, $2)", ROLE_SPACE, role_key(role)
+            )
+        self.held.discard(role)
+
+    async def alive(self) -> bool:
+        """Whether the connection (and with it every role held) is still there."""
+        if not self.connected:
+            return False
+        try:
+            await self._conn.fetchval("SELECT 1", timeout=5)
+        except Exception:
+            return False
+        return True
+
+    async def close(self) -> None:
+        self.held.clear()
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                await conn.close(timeout=2)
+            except Exception:
+                conn.terminate()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveInstance:
+    name: str
+    roles: tuple[str, ...]
+    since: float  # when its role connection opened (Unix time)
+
+
+async def live_instances(db: PostgresDatabase, roles: list[str]) -> list[LiveInstance]:
+    """Every instance connected now, with the roles it holds (of `roles`, by their keys)."""
+    rows = await db.fetch_all(
+        "SELECT a.application_name AS app, extract(epoch FROM a.backend_start) AS since, "
+        "array_remove(array_agg(l.objid::bigint ORDER BY l.objid), NULL) AS keys "
+        "FROM pg_stat_activity a LEFT JOIN pg_locks l ON l.pid = a.pid "
+        "AND l.locktype = 'advisory' AND l.granted AND l.classid = ? "
+        "WHERE a.application_name LIKE ? AND a.datname = current_database() "
+        "GROUP BY a.application_name, a.backend_start ORDER BY a.application_name",
+        (ROLE_SPACE, APP_PREFIX + "%"),
+    )
+    by_key = {role_key(r): r for r in roles}
+    return [
+        LiveInstance(
+            name=str(r["app"])[len(APP_PREFIX) :],
+            roles=tuple(by_key.get(int(k), f"#{k}") for k in r["keys"]),
+            since=float(r["since"]),
+        )
+        for r in rows
+    ]
