@@ -24,6 +24,7 @@ from bot.demo.server import serve_sample_feed
 from bot.donations import Donations, ProviderError, build_donations
 from bot.donations.report import progress_json, progress_text, write_csv
 from bot.logs import setup_logging
+from bot.ops_cli import add_ops_commands, cmd_copy_db, cmd_status
 from bot.storage import DatabaseTooNew, MigrationError, StorageUnavailable, open_storage
 from bot.storage import ledger as lq
 
@@ -142,6 +143,7 @@ def _add_donation_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     _add_config(reconcile)
     _add_log_level(reconcile, "WARNING")
     add_admin_commands(sub)
+    add_ops_commands(sub)
 
 
 def free_port() -> int:
@@ -327,6 +329,8 @@ COMMANDS = {
     "reconcile": cmd_reconcile,
     "announce": cmd_announce,
     "audit": cmd_audit,
+    "copy-db": cmd_copy_db,
+    "status": cmd_status,
 }
 
 
