@@ -303,7 +303,7 @@ def build_app(
             ),
         }
         coordination = cluster.coordination_for(
-            config, db, notifier, workers, role_jobs, clock=clock
+            config, db, notifier, workers, role_jobs, wake=wake, clock=clock
         )
         if services.donations is not None:  # payments on any instance move every page
             coordination.on_ledger_change(partial(_ledger_changed, services.donations.changes))

@@ -6,6 +6,7 @@ database is PostgreSQL; on SQLite there is one instance and none of this runs.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from bot.config import Config
 from bot.instances import Coordinator, Job, Role
 from bot.outbox.delivery import DeliveryWorker
-from bot.outbox.wake import Wake, WakeSignals
+from bot.outbox.wake import Wake, WakeSignal, WakeSignals
 from bot.storage import outbox as q
 from bot.storage.notify import OUTBOX, Notifier
 from bot.storage.postgres import PostgresDatabase
@@ -79,16 +80,35 @@ def coordination_for(
     workers: Mapping[str, DeliveryWorker],
     services_jobs: Mapping[str, list[Job]],
     *,
+    wake: WakeSignals,
     clock: Callable[[], float] = time.time,
 ) -> Coordination:
     """Roles for every worker (one per platform) and for the services' own jobs."""
     roles = [
-        Role(platform, [worker.run], _recovery(db, platform, worker, clock))
+        Role(
+            platform,
+            [_fresh_worker(worker, wake.signal(platform))],
+            _recovery(db, platform, worker, clock),
+        )
         for platform, worker in workers.items()
     ]
     roles += [Role(name, jobs) for name, jobs in services_jobs.items() if jobs]
     locks = RoleLocks(db, config.instance_name())
     return Coordination(Coordinator(locks, roles, lease=config.storage.lease), notifier)
+
+
+def _fresh_worker(worker: DeliveryWorker, signal: WakeSignal) -> Job:
+    """Run a new worker like `worker` each time the role is taken: a worker whose run was
+    cut short (a lost connection) may keep sends it had counted as in flight."""
+
+    async def run(stop: asyncio.Event) -> None:
+        fresh = DeliveryWorker(
+            worker.db, worker.adapter, worker.pacer, worker.policy, on_gone=worker.on_gone,
+            on_failed=worker.on_failed, wake=signal, clock=worker.clock,
+        )  # fmt: skip
+        await fresh.run(stop)
+
+    return run
 
 
 def _recovery(
