@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.chat import (
     ChatAdapter,
     ChatError,
+    CommandMenu,
     Incoming,
     IncomingKind,
     OnIncoming,
@@ -19,8 +20,8 @@ from bot.chat import (
 )
 from bot.cluster import Coordination
 from bot.config import Config
-from bot.context import Services
-from bot.i18n import Lang
+from bot.context import CommandSpec, Services
+from bot.i18n import Lang, supported_languages
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
 from bot.router import CommandRouter
 from bot.storage import Database
@@ -60,6 +61,26 @@ def delivery_policy(platform: str, config: Config) -> DeliveryPolicy:
     if platform == "telegram":
         return DeliveryPolicy(resend_uncertain=config.telegram.delivery == "at_least_once")
     return DeliveryPolicy(resend_uncertain=True)
+
+
+def command_menu(commands: Sequence[CommandSpec], lang: Lang, language: str) -> CommandMenu:
+    """The menus with their descriptions in `lang`; the command names stay Latin."""
+    public = [(c.name, lang.gettext(c.summary)) for c in commands if not c.admin]
+    admin = [(c.name, lang.gettext(c.summary)) for c in commands if c.admin]
+    return CommandMenu(language, public, admin)
+
+
+def command_menus(commands: Sequence[CommandSpec], config: Config) -> list[CommandMenu]:
+    """The default menu in `[bot] language`, then one per language with a catalogue, under
+    its ISO 639-1 code (a regional catalogue, pt_BR, publishes as "pt" unless "pt" has one)."""
+    menus = [command_menu(commands, Lang.of(config.bot.language), "")]
+    published: set[str] = set()
+    for code in sorted(supported_languages(), key=lambda c: ("_" in c or "-" in c, c)):
+        iso = code.replace("-", "_").split("_", 1)[0].lower()
+        if iso not in published:
+            published.add(iso)
+            menus.append(command_menu(commands, Lang.of(code), iso))
+    return menus
 
 
 async def start_adapter(adapter: ChatAdapter, on_incoming: OnIncoming | None) -> None:
@@ -129,14 +150,12 @@ class App:
             await fq.move_channel(self.db, chat.platform, chat.id, incoming.new_chat_id)
 
     async def publish_menus(self, adapter: PublishesCommands) -> None:
-        """Publish the command menus (public, and the admins' own)."""
-        commands = self.router.commands()
-        lang = Lang.of(self.config.bot.language)
-        public = [(c.name, lang.gettext(c.summary)) for c in commands if not c.admin]
-        admin = [(c.name, lang.gettext(c.summary)) for c in commands if c.admin]
+        """Publish the command menus (public, and the admins' own) in every language."""
         admins = [t.chat_id for t in admin_targets(self.config) if t.platform == adapter.platform]
         try:
-            await adapter.publish_commands(public, admin, admins)
+            await adapter.publish_commands(
+                command_menus(self.router.commands(), self.config), admins
+            )
         except ChatError as exc:
             log.warning("could not publish the %s command menu: %s", adapter.platform, exc)
 

@@ -22,8 +22,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.chat.model import Block, BulletList, Button, Paragraph, Post, Quote, Span
-from bot.chat.plain import render_plain
+from bot.chat.plain import lang_of, render_plain
 from bot.chat.text import ELLIPSIS, cut
+from bot.i18n import N_, Lang
 
 HTML_FORMAT = "org.matrix.custom.html"
 # Synapse refuses events over 64 KiB; the rest of the event (ids, hashes,
@@ -137,25 +138,32 @@ def _block_html(block: Block) -> str:
     return f"<{tag}>{items}</{tag}>"
 
 
-def _choice_html(button: Button) -> str:
+# Translators: a button shown as text in Matrix: "Confirm: reply !confirm 3".
+REPLY_HINT = N_("{label}: reply {command}")
+
+
+def _choice_html(button: Button, lang: Lang) -> str:
     label = _text_html(button.label)
     if button.url is not None:
         return f'<a href="{html.escape(button.url, quote=True)}">{label}</a>'
-    return f"{label}: reply <code>{_text_html(button.command or '')}</code>"
+    command = f"<code>{_text_html(button.command or '')}</code>"
+    return _text_html(lang.gettext(REPLY_HINT)).format(label=label, command=command)
 
 
-def _choice_plain(button: Button) -> str:
+def _choice_plain(button: Button, lang: Lang) -> str:
     if button.url is not None:
         return f"{button.label}: {button.url}"
-    return f"{button.label}: reply {button.command}"
+    return lang.gettext(REPLY_HINT, label=button.label, command=button.command)
 
 
 def render_html(post: Post) -> str:
     """The `formatted_body` of a post already passed through `for_matrix`."""
+    lang = lang_of(post)
     parts = [_block_html(b) for b in post.blocks]
     if post.image_url:
-        parts.append(f'<p><a href="{html.escape(post.image_url, quote=True)}">Image</a></p>')
-    choices = [_choice_html(b) for row in post.buttons for b in row]
+        image = _text_html(lang.gettext("Image"))
+        parts.append(f'<p><a href="{html.escape(post.image_url, quote=True)}">{image}</a></p>')
+    choices = [_choice_html(b, lang) for row in post.buttons for b in row]
     if choices:
         parts.append("<p>" + "<br>".join("→ " + c for c in choices) + "</p>")
     return "".join(parts)
@@ -164,7 +172,7 @@ def render_html(post: Post) -> str:
 def render_body(post: Post) -> str:
     """The plain `body` of a post already passed through `for_matrix`."""
     text = render_plain(replace(post, buttons=()))
-    choices = [_choice_plain(b) for row in post.buttons for b in row]
+    choices = [_choice_plain(b, lang_of(post)) for row in post.buttons for b in row]
     if choices:
         text = "\n\n".join(p for p in (text, "\n".join("→ " + c for c in choices)) if p)
     return text

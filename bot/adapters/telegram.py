@@ -48,6 +48,7 @@ from bot.adapters.telegram_transport import AiohttpRequest
 from bot.adapters.telegram_webhook import WebhookServer
 from bot.chat import (
     ChatRef,
+    CommandMenu,
     Incoming,
     MaybeDelivered,
     OnIncoming,
@@ -56,6 +57,7 @@ from bot.chat import (
     SentRef,
     Transient,
 )
+from bot.i18n import N_, lang_for
 from bot.logs import guard_loggers, quiet_below_warning, redact
 
 __all__ = [
@@ -70,7 +72,7 @@ log = logging.getLogger(__name__)
 PtbApp = Application[Any, Any, Any, Any, Any, Any]
 
 ALLOWED_UPDATES = ("message", "channel_post", "callback_query", "my_chat_member")
-EXPIRED_BUTTON = "This button has expired; please send the command again."
+EXPIRED_BUTTON = N_("This button has expired; please send the command again.")
 _STOP_GRACE = 20.0  # a send in flight gets this long to finish before the client closes
 _FOLLOW_UP_WAIT = 5.0  # the longest flood wait worth sitting out between a photo and its text
 # Loggers of the libraries that see the token: PTB's, and httpx's (PTB's default backend).
@@ -231,7 +233,8 @@ class TelegramAdapter:
         """Answer every press (the client shows a spinner until we do), then hand it on."""
         command = self._buttons.command_for(query.data or "")
         try:
-            await query.answer(text=None if command else EXPIRED_BUTTON)
+            expired = lang_for(query.from_user.language_code).gettext(EXPIRED_BUTTON)
+            await query.answer(text=None if command else expired)
         except TelegramError as exc:
             log.info("telegram: could not answer a button press: %s", self._redact(exc))
         if command is None or incoming is None:
@@ -344,23 +347,29 @@ class TelegramAdapter:
             await edit_message(bot, sent.chat.id, int(sent.message_id), payloads[-1], caption)
 
     async def publish_commands(
-        self,
-        public: Sequence[tuple[str, str]],
-        admin: Sequence[tuple[str, str]],
-        admin_ids: Sequence[str],
+        self, menus: Sequence[CommandMenu], admin_ids: Sequence[str]
     ) -> None:
-        """Publish the command menu: public commands for everyone, all commands for admins."""
-        everyone = [bot_command(name, summary) for name, summary in public]
-        admins = everyone + [bot_command(name, summary) for name, summary in admin]
+        """Publish each language's menu (`language_code`, or none for the default one):
+        public commands for everyone, all commands for each admin."""
+        unreachable: set[str] = set()
         async with self._sending() as bot:
-            await bot.set_my_commands(everyone, scope=BotCommandScopeDefault())
-            for user_id in admin_ids:
-                try:
-                    await bot.set_my_commands(admins, scope=BotCommandScopeChat(int(user_id)))
-                except TelegramError as exc:
-                    # Usually an admin who has not opened a chat with the bot yet.
-                    reason = self._redact(exc)
-                    log.warning("telegram: no admin command menu for one admin: %s", reason)
+            for menu in menus:
+                everyone = [bot_command(name, summary) for name, summary in menu.public]
+                admins = everyone + [bot_command(name, summary) for name, summary in menu.admin]
+                language = menu.language or None
+                await bot.set_my_commands(
+                    everyone, scope=BotCommandScopeDefault(), language_code=language
+                )
+                for user_id in (a for a in admin_ids if a not in unreachable):
+                    try:
+                        await bot.set_my_commands(
+                            admins, scope=BotCommandScopeChat(int(user_id)), language_code=language
+                        )
+                    except TelegramError as exc:
+                        # Usually an admin who has not opened a chat with the bot yet.
+                        unreachable.add(user_id)
+                        reason = self._redact(exc)
+                        log.warning("telegram: no admin command menu for one admin: %s", reason)
 
 
 def _guard_logs(*secrets: str | None) -> None:

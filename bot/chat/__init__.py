@@ -2,6 +2,7 @@
 
 from bot.chat.adapter import (
     ChatAdapter,
+    CommandMenu,
     CommandSummary,
     OnIncoming,
     PlatformLimits,
@@ -41,6 +42,7 @@ __all__ = [
     "ChatGone",
     "ChatKind",
     "ChatRef",
+    "CommandMenu",
     "CommandSummary",
     "Incoming",
     "IncomingKind",

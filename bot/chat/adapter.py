@@ -14,6 +14,17 @@ CommandSummary = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
+class CommandMenu:
+    """The command menus in one language: `public` for everyone, `public` + `admin` for
+    admins. `language` is a two-letter ISO 639-1 code, or "" for the menu shown to users
+    whose app language has no menu of its own."""
+
+    language: str
+    public: Sequence[CommandSummary]
+    admin: Sequence[CommandSummary]
+
+
+@dataclass(frozen=True, slots=True)
 class PlatformLimits:
     """A platform's published limits, used to render and to pace.
 
@@ -88,10 +99,8 @@ class PublishesCommands(Protocol):
         ...
 
     async def publish_commands(
-        self,
-        public: Sequence[CommandSummary],
-        admin: Sequence[CommandSummary],
-        admin_ids: Sequence[str],
+        self, menus: Sequence[CommandMenu], admin_ids: Sequence[str]
     ) -> None:
-        """Show `public` to everyone, and `public` + `admin` to the users in `admin_ids`."""
+        """Publish each language's menus: the public one to everyone whose app is set to
+        that language, and public + admin to the users in `admin_ids`."""
         ...

@@ -62,6 +62,8 @@ def post_to_json(post: Post) -> str:
         data["preview"] = 1
     if post.pin:
         data["pin"] = 1
+    if post.lang:
+        data["lang"] = post.lang
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -76,4 +78,5 @@ def post_from_json(text: str) -> Post:
         ),
         link_preview=bool(data.get("preview")),
         pin=bool(data.get("pin")),
+        lang=str(data.get("lang") or ""),
     )

@@ -140,6 +140,9 @@ class Post:
     # that show images send it as a photo; the console shows the text alone.
     # The outbox does not store it: posts for many chats use image_url.
     image_png: bytes | None = field(default=None, repr=False)
+    # The language code of the words in the post ("ru"; "" for the bot's default): the
+    # adapters write their own few words around it (button hints) in the same language.
+    lang: str = ""
 
     @classmethod
     def text(cls, *paragraphs: str) -> Post:

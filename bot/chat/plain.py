@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from bot.chat.model import BulletList, Button, Paragraph, Post, Quote, Span
+from bot.i18n import Lang, lang_for
+
+
+def lang_of(post: Post) -> Lang:
+    """The language of the post's words: the adapters' own words around it follow it."""
+    return lang_for(post.lang or None)
 
 
 def spans_to_plain(spans: tuple[Span, ...]) -> str:
@@ -15,9 +21,10 @@ def spans_to_plain(spans: tuple[Span, ...]) -> str:
     return "".join(out)
 
 
-def button_to_plain(button: Button) -> str:
+def button_to_plain(button: Button, lang: Lang) -> str:
     if button.command is not None:
-        return f"{button.label}: send {button.command}"
+        # Translators: a button shown as text (console): "Confirm: send /confirm 3".
+        return lang.gettext("{label}: send {command}", label=button.label, command=button.command)
     return f"{button.label}: {button.url}"
 
 
@@ -36,8 +43,8 @@ def render_plain(post: Post) -> str:
                 lines.append(f"{marker} {spans_to_plain(item)}")
             parts.append("\n".join(lines))
     if post.image_url:
-        parts.append(f"[image: {post.image_url}]")
-    choices = [button_to_plain(b) for row in post.buttons for b in row]
+        parts.append(lang_of(post).gettext("[image: {url}]", url=post.image_url))
+    choices = [button_to_plain(b, lang_of(post)) for row in post.buttons for b in row]
     if choices:
         parts.append("\n".join("→ " + c for c in choices))
     return "\n\n".join(p for p in parts if p)

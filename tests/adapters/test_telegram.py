@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import socket
 import sys
@@ -28,6 +29,7 @@ from bot.chat import (
     ChatGone,
     ChatKind,
     ChatRef,
+    CommandMenu,
     Incoming,
     IncomingKind,
     MaybeDelivered,
@@ -227,7 +229,7 @@ async def test_an_expired_button_token_is_answered_and_ignored(
         sent = await bot.adapter.send(ChatRef("telegram", str(USER)), Post.text("old"), key="k")
         query = api.press_button(USER, int(sent.message_id), "c:0123456789abcdef0123")
         await api.wait_until(lambda: query in api.answers)
-    assert api.answers[query]["text"] == EXPIRED_BUTTON
+    assert api.answers[query]["text"] == EXPIRED_BUTTON.msgid
     assert len(api.bot_messages(USER)) == 1
     assert not [i for i in bot.incoming if i.kind is IncomingKind.BUTTON]
 
@@ -405,16 +407,22 @@ async def test_published_command_menus(api: TelegramApi) -> None:
     adapter = adapter_for(api)
     await adapter.start(None)
     try:
-        await adapter.publish_commands(
-            [("start", "what this bot does"), ("help", "list the commands")],
+        english = CommandMenu(
+            "", [("start", "what this bot does"), ("help", "list the commands")],
             [("feeds", "each feed's status")],
-            [str(OTHER), str(ADMIN)],  # OTHER never opened a chat with the bot: skipped
-        )
+        )  # fmt: skip
+        russian = CommandMenu("ru", [("start", "что умеет бот")], [("feeds", "ленты")])
+        # OTHER never opened a chat with the bot: skipped (and tried once, not per language)
+        await adapter.publish_commands([english, russian], [str(OTHER), str(ADMIN)])
     finally:
         await adapter.stop()
     assert api.menu() == ["start", "help"]
     assert api.menu(ADMIN) == ["start", "help", "feeds"]
     assert api.menu(OTHER) == []
+    assert api.menu(language_code="ru") == ["start"]
+    assert api.menu(ADMIN, language_code="ru") == ["start", "feeds"]
+    ru_default = api.commands[json.dumps({"type": "default"}), "ru"]
+    assert ru_default == [{"command": "start", "description": "что умеет бот"}]
 
 
 def free_port() -> int:
