@@ -122,6 +122,7 @@ def matrix_adapter(config: Config, db: Database, environ: Mapping[str, str]) -> 
         burst=m.burst,
         exempt=m.exempt,
         store_path=matrix_store_path(config),
+        language=config.bot.language,
     )
 
 

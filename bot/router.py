@@ -8,7 +8,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.audit import actor_of
 from bot.chat import ChatKind, Incoming, IncomingKind, Post, Sender
@@ -97,6 +97,15 @@ class CommandRateLimit:
 BotNames = Callable[[str], str | None]
 
 
+def written_in(lang: Lang, reply: Reply) -> Reply:
+    """The reply's posts marked as written in `lang` (unless a handler marked them)."""
+    if reply is None:
+        return None
+    if isinstance(reply, tuple):
+        return tuple(p if p.lang else replace(p, lang=lang.code) for p in reply)
+    return reply if reply.lang else replace(reply, lang=lang.code)
+
+
 def _no_names(platform: str) -> str | None:
     return None
 
@@ -137,7 +146,9 @@ class CommandRouter:
         if parsed is None:
             if private and incoming.text.strip():
                 lang = await self.services.people.lang_of(incoming.sender)
-                return Post.text(lang.gettext("I answer commands. Send /help to see them."))
+                return written_in(
+                    lang, Post.text(lang.gettext("I answer commands. Send /help to see them."))
+                )
             return None
         if parsed.addressed_to is not None:
             ours = self.bot_names(incoming.platform)
@@ -152,17 +163,23 @@ class CommandRouter:
         lang = await self.services.people.lang_of(incoming.sender)
         if verdict == "warn":
             log.info("rate limited a sender on %s", incoming.platform)
-            return Post.text(
-                lang.gettext("You are sending commands too quickly. Please wait a minute.")
+            return written_in(
+                lang,
+                Post.text(
+                    lang.gettext("You are sending commands too quickly. Please wait a minute.")
+                ),
             )
         if spec is None:
-            return Post.text(
-                lang.gettext(
-                    "I don't know /{command}. Send /help to see what I can do.",
-                    command=parsed.name,
-                )
+            return written_in(
+                lang,
+                Post.text(
+                    lang.gettext(
+                        "I don't know /{command}. Send /help to see what I can do.",
+                        command=parsed.name,
+                    )
+                ),
             )
-        return await self._run(spec, parsed, incoming, lang)
+        return written_in(lang, await self._run(spec, parsed, incoming, lang))
 
     async def _run(
         self, spec: CommandSpec, parsed: ParsedCommand, incoming: Incoming, lang: Lang

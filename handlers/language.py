@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from babel import Locale
 
 from bot.chat import Block, Incoming, Post, bullets, code, para, span
@@ -46,12 +48,10 @@ async def language(incoming: Incoming, ctx: Context) -> Reply:
     if wanted in RESET_WORDS:
         await people.choose(incoming.sender, incoming.chat, None)
         lang = await people.lang_of(incoming.sender)
-        return Post.text(
-            lang.gettext(
-                "Done: I forgot your choice and write in {language}.",
-                language=own_name(lang.code),
-            )
+        done = lang.gettext(
+            "Done: I forgot your choice and write in {language}.", language=own_name(lang.code)
         )
+        return replace(Post.text(done), lang=lang.code)
     if wanted not in supported_languages():
         text = ctx.lang.gettext(
             "I don't speak “{code}”. I can write in these languages:", code=ctx.args[0]
@@ -59,10 +59,9 @@ async def language(incoming: Incoming, ctx: Context) -> Reply:
         return Post(blocks=(para(text), *_choices(ctx.lang)))
     await people.choose(incoming.sender, incoming.chat, wanted)
     lang = Lang.of(wanted)
-    return Post.text(
-        lang.gettext(
-            "Done: I will write to you in {language}. /mydata lists this choice and "
-            "/forgetme deletes it.",
-            language=own_name(wanted),
-        )
+    done = lang.gettext(
+        "Done: I will write to you in {language}. /mydata lists this choice and "
+        "/forgetme deletes it.",
+        language=own_name(wanted),
     )
+    return replace(Post.text(done), lang=wanted)

@@ -18,6 +18,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,7 @@ from bot.chat import (
     StateStore,
     Transient,
 )
+from bot.i18n import DEFAULT_LANGUAGE, Lang
 
 __all__ = ["MatrixAdapter", "MatrixLoginError", "error_for", "to_incoming"]
 
@@ -113,8 +115,10 @@ class MatrixAdapter:
         burst: int = 10,
         exempt: bool = False,
         store_path: Path | None = None,
+        language: str = DEFAULT_LANGUAGE,
     ) -> None:
         self.homeserver = homeserver
+        self.language = language  # the admins' notices ([bot] language)
         self.user_id = user_id
         self.state = state
         self.rooms = list(rooms)
@@ -396,9 +400,10 @@ class MatrixAdapter:
     async def _announce_device(self) -> None:
         """Tell the admins the encryption store was lost: a new device, or encryption off."""
         device = self.new_device or self._require_client().device_id
-        text = device_notice(self.new_device)
+        lang = Lang.of(self.language)
+        notice = replace(Post.text(device_notice(self.new_device, lang)), lang=lang.code)
         for admin in sorted(self.admins):
             try:
-                await self.send(ChatRef(PLATFORM, admin), Post.text(text), key=f"device-{device}")
+                await self.send(ChatRef(PLATFORM, admin), notice, key=f"device-{device}")
             except ChatError as exc:
                 log.warning("matrix: could not tell an admin about the device: %s", exc)

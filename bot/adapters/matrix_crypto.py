@@ -46,6 +46,7 @@ from nio.exceptions import EncryptionError
 from bot.adapters.matrix_client import Credentials, log_in, request
 from bot.adapters.matrix_map import error_for
 from bot.chat import StateStore
+from bot.i18n import Lang
 
 __all__ = [
     "Session",
@@ -130,14 +131,15 @@ async def open_encrypted(
     return Session(encrypted=True, new_device=client.device_id if replaced else None)
 
 
-def device_notice(new_device: str | None) -> str:
+def device_notice(new_device: str | None, lang: Lang) -> str:
     """What the admins are told when the store was lost: a new device, or encryption off."""
     if new_device is not None:
-        return (
-            f"The bot now uses a new Matrix device, {new_device}: its encryption store was "
-            "lost or replaced. Messages encrypted for the old device cannot be read."
+        return lang.gettext(
+            "The bot now uses a new Matrix device, {device}: its encryption store was "
+            "lost or replaced. Messages encrypted for the old device cannot be read.",
+            device=new_device,
         )
-    return (
+    return lang.gettext(
         "The bot's Matrix encryption store is lost and it cannot log in as a new "
         "device without a password: encrypted rooms are unavailable until then."
     )

@@ -23,6 +23,7 @@ from bot.audit import AuditLog
 from bot.chat import ChatError, ChatKind, ChatRef, Post, SentRef
 from bot.chat.codec import post_from_json, post_to_json
 from bot.chat.messenger import Messenger
+from bot.i18n import DEFAULT_LANGUAGE, Lang
 from bot.outbox import Item, Outbox
 from bot.outbox.audience import Audience
 from bot.storage import Database
@@ -56,6 +57,8 @@ class Announcements:
     topics: list[str]
     clock: Callable[[], float] = field(default=time.time)
     report_interval: float = 3.0
+    # Announcement id -> the language of the admin who confirmed it (their reports' language).
+    _report_langs: dict[int, Lang] = field(default_factory=dict, init=False, repr=False)
 
     async def draft(self, author: str, options: AnnounceOptions) -> Draft:
         """Check the targets, resolve them now (for the preview) and store a draft."""
@@ -74,12 +77,23 @@ class Announcements:
     def post_of(options: AnnounceOptions) -> Post:
         return replace(parse_markup(options.text), pin=options.pin)
 
-    async def confirm(self, announcement_id: int, author: str, report_to: ChatRef | None) -> str:
-        """Send now (or schedule); returns what to tell the admin."""
+    async def confirm(
+        self,
+        announcement_id: int,
+        author: str,
+        report_to: ChatRef | None,
+        lang: Lang | None = None,
+    ) -> str:
+        """Send now (or schedule); returns what to tell the admin, in `lang` (English when
+        None: the terminal). The progress reports to `report_to` are in `lang` too."""
+        lang = lang or Lang.of(DEFAULT_LANGUAGE)
         row = await aq.get(self.db, announcement_id)
         if row is None or row.state != aq.DRAFT:
-            return f"Announcement #{announcement_id} is not waiting for a confirmation."
+            return lang.gettext(
+                "Announcement #{id} is not waiting for a confirmation.", id=announcement_id
+            )
         if report_to is not None:
+            self._report_langs[row.id] = lang
             await aq.set_report(
                 self.db, row.id, platform=report_to.platform, chat=report_to.id,
                 kind=report_to.kind, message_id="",
@@ -88,11 +102,15 @@ class Announcements:
             await aq.set_state(self.db, row.id, aq.SCHEDULED, self.clock(), expect=aq.DRAFT)
             when = datetime.fromtimestamp(row.send_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
             await self.audit.record(author, "confirm", f"#{row.id} for {when}", "scheduled")
-            return f"Announcement #{row.id} is scheduled for {when}."
+            return lang.gettext("Announcement #{id} is scheduled for {when}.", id=row.id, when=when)
         count = await self.start(row.id)
         await self.audit.record(author, "confirm", f"#{row.id}", f"sending to {count}")
-        chats = "chat" if count == 1 else "chats"
-        return f"Announcement #{row.id} is going out to {count:,} {chats}."
+        return lang.ngettext(
+            "Announcement #{id} is going out to {n} chat.",
+            "Announcement #{id} is going out to {n} chats.",
+            count,
+            id=row.id,
+        )
 
     async def start(self, announcement_id: int) -> int:
         """Enqueue for the targets as they are now; returns how many."""
@@ -108,20 +126,27 @@ class Announcements:
         await self._report(row.id, force=True)
         return len(targets)
 
-    async def cancel(self, announcement_id: int, author: str) -> str:
-        """Cancel a draft, a scheduled announcement, or the unsent rest of a running one."""
+    async def cancel(self, announcement_id: int, author: str, lang: Lang | None = None) -> str:
+        """Cancel a draft, a scheduled announcement, or the unsent rest of a running one;
+        returns what to tell the admin, in `lang` (English when None: the terminal)."""
+        lang = lang or Lang.of(DEFAULT_LANGUAGE)
         row = await aq.get(self.db, announcement_id)
         if row is None or row.state in (aq.DONE, aq.CANCELLED):
-            return f"Announcement #{announcement_id} is not pending or running."
+            return lang.gettext("Announcement #{id} is not pending or running.", id=announcement_id)
         now = self.clock()
         if row.state == aq.SENDING and row.item_id is not None:
             stopped = await aq.cancel_pending(self.db, row.item_id, now)
             await self.audit.record(author, "cancel", f"#{row.id}", f"{stopped} unsent cancelled")
             await self._report(row.id, force=True)
-            return f"Announcement #{row.id}: {stopped:,} unsent messages cancelled."
+            return lang.ngettext(
+                "Announcement #{id}: {n} unsent message cancelled.",
+                "Announcement #{id}: {n} unsent messages cancelled.",
+                stopped,
+                id=row.id,
+            )
         await aq.set_state(self.db, row.id, aq.CANCELLED, now, expect=row.state)
         await self.audit.record(author, "cancel", f"#{row.id}", f"cancelled ({row.state})")
-        return f"Announcement #{row.id} is cancelled; nothing was sent."
+        return lang.gettext("Announcement #{id} is cancelled; nothing was sent.", id=row.id)
 
     async def counts(self, announcement_id: int) -> DeliveryCounts:
         row = await aq.get(self.db, announcement_id)
@@ -160,14 +185,26 @@ class Announcements:
             and now - row.last_report_at < self.report_interval
         ):
             return
+        lang = await self._report_lang(row)
         if done:
             await aq.set_state(self.db, row.id, aq.DONE, now, expect=aq.SENDING)
             await self.audit.record(row.author, "delivered", f"#{row.id}", counts.summary())
-            post = final_report(row.id, counts)
+            post = final_report(row.id, counts, lang)
+            self._report_langs.pop(row.id, None)
         else:
-            post = progress_post(row.id, counts, now - (row.started_at or now))
+            post = progress_post(row.id, counts, now - (row.started_at or now), lang)
         await aq.reported(self.db, row.id, now)
         await self._show(row, post)
+
+    async def _report_lang(self, row: aq.AnnouncementRow) -> Lang:
+        """The confirming admin's language; after a restart, what their chat reads."""
+        if row.id in self._report_langs:
+            return self._report_langs[row.id]
+        if row.report_platform is None or row.report_chat is None:
+            return self.audience.people.default_lang
+        kind = row.report_kind or "private"
+        target = q.Target(row.report_platform, row.report_chat, kind, "admin")
+        return await self.audience.people.lang_of_target(target)
 
     async def _show(self, row: aq.AnnouncementRow, post: Post) -> None:
         """Edit the admin's progress message in place (send it first if there is none yet)."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.chat import Post
 from bot.chat.bar import progress_bar
+from bot.i18n import DEFAULT_LANGUAGE, Lang
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,43 +50,54 @@ class DeliveryCounts:
     def finished(self) -> int:
         return self.total - self.pending
 
-    def summary(self) -> str:
+    def summary(self, lang: Lang | None = None) -> str:
+        """ "9,990 sent · 10 failed · 0 deactivated · 0 unknown", in `lang` (English when
+        None: the audit log and the terminal)."""
+        lang = lang or Lang.of(DEFAULT_LANGUAGE)
         parts = [
-            f"{self.sent:,} sent",
-            f"{self.failed:,} failed",
-            f"{self.gone:,} deactivated",
-            f"{self.unknown:,} unknown",
+            lang.ngettext("{n} sent", "{n} sent", self.sent),
+            lang.ngettext("{n} failed", "{n} failed", self.failed),
+            lang.ngettext("{n} deactivated", "{n} deactivated", self.gone),
+            lang.ngettext("{n} unknown", "{n} unknown", self.unknown),
         ]
         if self.cancelled:
-            parts.append(f"{self.cancelled:,} cancelled")
+            parts.append(lang.ngettext("{n} cancelled", "{n} cancelled", self.cancelled))
         return " · ".join(parts)
 
 
-def eta(done: int, total: int, elapsed: float) -> str:
+def eta(done: int, total: int, elapsed: float, lang: Lang) -> str:
     if done == 0 or elapsed <= 0:
         return ""
     left = (total - done) * elapsed / done
     if left < 60:
-        return " · under a minute left"
-    return f" · about {round(left / 60):,} min left"
+        return " · " + lang.gettext("under a minute left")
+    minutes = round(left / 60)
+    return " · " + lang.ngettext("about {n} minute left", "about {n} minutes left", minutes)
 
 
-def progress_post(announcement_id: int, counts: DeliveryCounts, elapsed: float) -> Post:
-    """ "Delivering ▓▓▓░░░ 3,200 / 10,000 · 2 failed · about 4 min left" """
+def progress_post(announcement_id: int, counts: DeliveryCounts, elapsed: float, lang: Lang) -> Post:
+    """ "Announcement #3: delivering ▓▓▓░░░ 3,200 / 10,000 · 2 failed · about 4 minutes left" """
     failed = counts.failed + counts.gone + counts.unknown
-    bar = progress_bar(counts.finished, counts.total)
-    line = (
-        f"Announcement #{announcement_id}: delivering {bar} "
-        f"{counts.finished:,} / {counts.total:,}"
-        + (f" · {failed:,} failed" if failed else "")
-        + eta(counts.finished, counts.total, elapsed)
+    line = lang.gettext(
+        "Announcement #{id}: delivering {bar} {done} / {total}",
+        id=announcement_id,
+        bar=progress_bar(counts.finished, counts.total),
+        done=lang.number(counts.finished),
+        total=lang.number(counts.total),
     )
-    return Post.text(line)
+    if failed:
+        line += " · " + lang.ngettext("{n} failed", "{n} failed", failed)
+    return replace(
+        Post.text(line + eta(counts.finished, counts.total, elapsed, lang)), lang=lang.code
+    )
 
 
-def final_report(announcement_id: int, counts: DeliveryCounts) -> Post:
-    return Post.text(
-        f"Announcement #{announcement_id} finished: {progress_bar(counts.total, counts.total)} "
-        f"{counts.total:,} chats",
-        counts.summary(),
+def final_report(announcement_id: int, counts: DeliveryCounts, lang: Lang) -> Post:
+    chats = lang.ngettext("{n} chat", "{n} chats", counts.total)
+    head = lang.gettext(
+        "Announcement #{id} finished: {bar} {chats}",
+        id=announcement_id,
+        bar=progress_bar(counts.total, counts.total),
+        chats=chats,
     )
+    return replace(Post.text(head, counts.summary(lang)), lang=lang.code)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.i18n import DEFAULT_LANGUAGE, N_, Lang, Said
 from bot.outbox.audience import Audience, topics_match
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
@@ -14,8 +15,9 @@ from bot.storage import outbox as q
 PLATFORMS = ("telegram", "matrix", "console")
 
 
-class OptionError(ValueError):
-    """The admin's options are wrong; the message says how."""
+class OptionError(Said, ValueError):
+    """The admin's options are wrong; the message says how (`exc.text(lang)` in the admin's
+    language, `str(exc)` in English for the terminal)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,7 @@ class AnnounceOptions:
         selectors = tuple(s for value in to for s in value.split(",") if s)
         send_at = parse_when(at, now) if at else None
         if not text.strip():
-            raise OptionError("the announcement text is missing")
+            raise OptionError(N_("the announcement text is missing"))
         return cls(selectors, send_at, pin, text.strip())
 
 
@@ -52,10 +54,12 @@ def parse_when(value: str, now: datetime) -> datetime:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise OptionError(f"--at {value}: not an ISO time like 2026-12-01T18:00") from None
+        raise OptionError(
+            N_("--at {value}: not an ISO time like 2026-12-01T18:00"), value=value
+        ) from None
     when = when if when.tzinfo else when.replace(tzinfo=UTC)
     if when <= now:
-        raise OptionError(f"--at {value}: that time has passed")
+        raise OptionError(N_("--at {value}: that time has passed"), value=value)
     return when
 
 
@@ -72,11 +76,11 @@ def parse_options(arg_text: str, now: datetime) -> AnnounceOptions:
             pin = True
             continue
         if option not in ("--to", "--at"):
-            raise OptionError(f"unknown option {option}; use --to, --at or --pin")
+            raise OptionError(N_("unknown option {option}; use --to, --at or --pin"), option=option)
         value, _, rest = rest.partition(" ")
         rest = rest.lstrip()
         if not value:
-            raise OptionError(f"{option} needs a value")
+            raise OptionError(N_("{option} needs a value"), option=option)
         if option == "--to":
             to.append(value)
         else:
@@ -91,9 +95,13 @@ def check_selectors(selectors: tuple[str, ...], channels: list[str], topics: lis
         if selector.startswith("topic:") and selector.removeprefix("topic:") in topics:
             continue
         raise OptionError(
-            f"--to {selector}: not a target. Use channels, subscribers, telegram, matrix, "
-            f"console, a channel name ({', '.join(channels) or 'none'}) or topic:<topic> "
-            f"({', '.join(topics) or 'no topics'})"
+            N_(
+                "--to {selector}: not a target. Use channels, subscribers, telegram, matrix, "
+                "console, a channel name ({channels}) or topic:<topic> ({topics})"
+            ),
+            selector=selector,
+            channels=", ".join(channels) or "-",
+            topics=", ".join(topics) or "-",
         )
 
 
@@ -121,18 +129,21 @@ async def resolve(audience: Audience, selectors: tuple[str, ...]) -> list[q.Targ
     return [t for t in targets if not platforms or t.platform in platforms]
 
 
-def describe(targets: list[q.Target]) -> str:
-    """ "2 channels and 1,204 subscribers (telegram 1,100, matrix 106)" """
+def describe(targets: list[q.Target], lang: Lang | None = None) -> str:
+    """ "2 channels and 1,204 subscribers (telegram 1,100, matrix 106)", in `lang`
+    (English when None: the audit log and the terminal)."""
+    lang = lang or Lang.of(DEFAULT_LANGUAGE)
     kinds = Counter("channel" if t.target.startswith("channel:") else "subscriber" for t in targets)
     platforms = Counter(t.platform for t in targets)
-    parts = []
-    if kinds["channel"]:
-        parts.append(f"{kinds['channel']:,} channel" + ("s" if kinds["channel"] != 1 else ""))
-    if kinds["subscriber"]:
-        parts.append(
-            f"{kinds['subscriber']:,} subscriber" + ("s" if kinds["subscriber"] != 1 else "")
+    channels = lang.ngettext("{n} channel", "{n} channels", kinds["channel"])
+    subscribers = lang.ngettext("{n} subscriber", "{n} subscribers", kinds["subscriber"])
+    if kinds["channel"] and kinds["subscriber"]:
+        whom = lang.gettext(
+            "{channels} and {subscribers}", channels=channels, subscribers=subscribers
         )
-    if not parts:
-        return "nobody"
-    by_platform = ", ".join(f"{p} {n:,}" for p, n in sorted(platforms.items()))
-    return " and ".join(parts) + f" ({by_platform})"
+    elif kinds["channel"] or kinds["subscriber"]:
+        whom = channels if kinds["channel"] else subscribers
+    else:
+        return lang.gettext("nobody")
+    by_platform = ", ".join(f"{p} {lang.number(n)}" for p, n in sorted(platforms.items()))
+    return f"{whom} ({by_platform})"

@@ -93,18 +93,6 @@ def percent_shown(raised: int, goal: int) -> int:
     return min(shown, 99) if raised < goal else shown
 
 
-def days_left(deadline: date | None, today: date) -> str:
-    """ "9 days left", "1 day left", "last day", "ended", or "" without a deadline."""
-    if deadline is None:
-        return ""
-    days = (deadline - today).days
-    if days < 0:
-        return "ended"
-    if days == 0:
-        return "last day"
-    return "1 day left" if days == 1 else f"{days} days left"
-
-
 def thresholds_reached(campaign: Campaign, raised: int) -> list[int]:
     """The campaign's milestone thresholds (percent) that `raised` has reached."""
     reached = percent_reached(raised, campaign.goal)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.chat import Post
 from bot.i18n import Lang
@@ -82,7 +82,8 @@ class Audience:
         """In `tx`, an item per language the targets read (`render(lang)`), a row per target."""
         item_ids = []
         for lang, group in await self.people.by_language(targets, tx):
-            item_id = await self.outbox.enqueue(tx, Item(kind, render(lang), ref), group)
+            post = replace(render(lang), lang=lang.code)
+            item_id = await self.outbox.enqueue(tx, Item(kind, post, ref), group)
             if item_id is not None:
                 item_ids.append(item_id)
         return item_ids

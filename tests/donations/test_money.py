@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 from bot.config import ConfigError
 from bot.donations.campaigns import (
     Campaign,
-    days_left,
     percent_reached,
     percent_shown,
     progress_bar,
@@ -141,14 +139,6 @@ def test_progress_arithmetic() -> None:
     assert percent_shown(1999999, 2000000) == 99  # never 100% before the goal
     assert (percent_shown(3000000, 2000000), progress_bar(3000000, 2000000)) == (150, "▓" * 10)
     assert progress_bar(-500, 2000000) == "░" * 10
-    today = date(2026, 1, 1)
-    assert [days_left(date(2026, 1, d), today) for d in (10, 2, 1)] == [
-        "9 days left",
-        "1 day left",
-        "last day",
-    ]
-    assert days_left(date(2025, 12, 31), today) == "ended"
-    assert days_left(None, today) == ""
     campaign = Campaign("c", "C", "for c", goal=10000, currency="USD", amounts=())
     assert thresholds_reached(campaign, 7600) == [25, 50, 75]
 
