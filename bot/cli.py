@@ -10,7 +10,6 @@ import os
 import socket
 import sys
 import tempfile
-import tomllib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +18,11 @@ from typing import Any
 from bot.admin_cli import add_admin_commands, cmd_announce, cmd_audit
 from bot.app import StartupError, offline_audience, run_bot
 from bot.config import Config, ConfigError, load_config, parse_config
-from bot.demo import demo_config_text
+from bot.demo import banner, demo_config_data, demo_language
 from bot.demo.server import serve_sample_feed
 from bot.donations import Donations, ProviderError, build_donations
 from bot.donations.report import progress_json, progress_text, write_csv
+from bot.i18n import Lang, supported_languages
 from bot.logs import setup_logging
 from bot.ops_cli import add_ops_commands, cmd_copy_db, cmd_status
 from bot.storage import DatabaseTooNew, MigrationError, StorageUnavailable, open_storage
@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", type=Path, help="keep the demo's database in this folder (default: a temp folder)"
     )
     demo.add_argument("--user", help="chat as this console user instead of 'admin'")
+    demo.add_argument(
+        "--lang",
+        type=demo_language,
+        metavar="CODE",
+        help=f"chat in this language ({', '.join(supported_languages())}; default: en)",
+    )
     demo.add_argument(
         "--web-port",
         type=int,
@@ -154,8 +160,10 @@ def free_port() -> int:
         return port
 
 
-def demo_config(data_dir: Path, user: str | None, feed_url: str, web_port: int = 0) -> Config:
-    data = tomllib.loads(demo_config_text())
+def demo_config(
+    data_dir: Path, user: str | None, feed_url: str, web_port: int = 0, lang: str | None = None
+) -> Config:
+    data = demo_config_data(lang)
     data.setdefault("storage", {})["path"] = str(data_dir / "outreach.sqlite3")
     data["feeds"][0]["url"] = feed_url
     port = web_port or free_port()
@@ -197,19 +205,14 @@ def _flush_stdout() -> None:
         _stdout_to_devnull()
 
 
-async def _demo(data_dir: Path, user: str | None, web_port: int) -> None:
+async def _demo(data_dir: Path, args: argparse.Namespace) -> None:
     async with serve_sample_feed() as feed_url:
-        config = demo_config(data_dir, user, feed_url, web_port)
+        config = demo_config(data_dir, args.user, feed_url, args.web_port, args.lang)
         name = config.console.user
-        role = "an admin" if name in config.admins.console else "not an admin"
+        admin = name in config.admins.console
         page = f"{config.web.public_url}/campaigns/{config.campaigns[0].id}"
         try:
-            print(
-                f"outreach-bot demo: you are {name!r} ({role}). Type /help. "
-                "Ctrl-D or Ctrl-C quits.\n"
-                f"The demo campaign's page: {page}\n",
-                flush=True,
-            )
+            print(banner(Lang.of(config.bot.language), name, admin, page), flush=True)
         except BrokenPipeError:
             _stdout_to_devnull()
             return  # nobody reads the console: there is no session to run
@@ -222,9 +225,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     try:
         if args.data is not None:
-            return _run(_demo(args.data.resolve(), args.user, args.web_port))
+            return _run(_demo(args.data.resolve(), args))
         with tempfile.TemporaryDirectory(prefix="outreach-demo-") as tmp:
-            return _run(_demo(Path(tmp), args.user, args.web_port))
+            return _run(_demo(Path(tmp), args))
     finally:
         _flush_stdout()
 

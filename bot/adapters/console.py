@@ -25,7 +25,7 @@ from bot.chat import (
     Sender,
     SentRef,
 )
-from bot.chat.plain import render_plain
+from bot.chat.plain import lang_of, render_plain
 
 
 class ConsoleAdapter:
@@ -108,7 +108,9 @@ class ConsoleAdapter:
         return SentRef(chat, message_id)
 
     async def edit(self, sent: SentRef, post: Post) -> None:
-        self._write(f"{self._header(sent.chat)} (edited)\n{render_plain(post)}\n")
+        # Translators: after the console's chat header, e.g. "── #news ── (edited)".
+        edited = lang_of(post).gettext("(edited)")
+        self._write(f"{self._header(sent.chat)} {edited}\n{render_plain(post)}\n")
 
     async def stop(self) -> None:
         self._stopping = True
