@@ -103,6 +103,8 @@ class ChatState:
         self.answers: dict[str, dict[str, Any]] = {}  # callback query id -> answer
         # (scope as JSON, language code) -> commands
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # user id -> the language their Telegram app is set to (sent as `language_code`)
+        self.user_languages: dict[int, str] = {}
         self.webhook: dict[str, Any] | None = None
         self.pinned: dict[int, list[int]] = {}  # chat id -> pinned message ids
         self.migrated: dict[int, int] = {}
@@ -250,9 +252,15 @@ class ChatState:
 
     def menu(self, chat_id: int | None = None, language_code: str = "") -> list[str]:
         """The command names published for everyone, or for one chat's scope."""
+        return list(self.menu_descriptions(chat_id, language_code))
+
+    def menu_descriptions(
+        self, chat_id: int | None = None, language_code: str = ""
+    ) -> dict[str, str]:
+        """The published menu as a user of that app language sees it: command -> description."""
         scope = {"type": "default"} if chat_id is None else {"type": "chat", "chat_id": chat_id}
         key = (json.dumps(scope, sort_keys=True), language_code)
-        return [c["command"] for c in self.commands.get(key, [])]
+        return {c["command"]: c["description"] for c in self.commands.get(key, [])}
 
     def find(
         self, chat_id: int, message_id: int, missing: str = "message not found"
@@ -273,7 +281,10 @@ class ChatState:
     # --- helpers ------------------------------------------------------------------------
 
     def _user(self, user_id: int) -> dict[str, Any]:
-        return {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        if user_id in self.user_languages:
+            user["language_code"] = self.user_languages[user_id]
+        return user
 
     def _message(self, chat: dict[str, Any], **fields: Any) -> dict[str, Any]:
         counter = self._message_ids.setdefault(chat["id"], itertools.count(1))
