@@ -263,6 +263,9 @@ class CampaignEntry(Section):
     channels: list[str] = []
     provider: Literal["stripe", "static"] = "static"
     milestones: list[Annotated[int, Field(ge=1, le=1000)]] = [25, 50, 75, 100]
+    # Monthly giving: fixed amounts only (Stripe has no donor-chosen recurring price).
+    monthly: bool = False
+    monthly_amounts: list[Decimal] = [Decimal(5), Decimal(10), Decimal(25)]
     translations: dict[LanguageCode, CampaignText] = {}
 
     def title_in(self, language: str) -> str:
@@ -275,7 +278,7 @@ class CampaignEntry(Section):
         text = self.translations.get(language)
         return text.description if text and text.description else self.description
 
-    @field_validator("amounts")
+    @field_validator("amounts", "monthly_amounts")
     @classmethod
     def _positive(cls, value: list[Decimal]) -> list[Decimal]:
         if any(a <= 0 for a in value):
@@ -285,7 +288,7 @@ class CampaignEntry(Section):
     @model_validator(mode="after")
     def _exact_in_currency(self) -> CampaignEntry:
         """Amounts must be whole minor units of the currency (no 10.5 JPY, no 1.005 USD)."""
-        for amount in [self.goal, *self.amounts]:
+        for amount in [self.goal, *self.amounts, *self.monthly_amounts]:
             try:
                 to_minor(amount, self.currency)
             except ValueError:
@@ -307,12 +310,19 @@ class StripeSection(Section):
     max_network_retries: int = Field(default=2, ge=0, le=5)
     timeout: Annotated[Duration, Field(gt=0, le=120)] = 20.0
     reconcile_interval: Annotated[Duration, Field(ge=10)] = 60.0
+    # With a webhook secret: how often to read the events Stripe failed to deliver.
+    catch_up: Annotated[Duration, Field(ge=60)] = 3600.0
+    # Stripe's no-code customer portal login link, shown to monthly donors (cancelling).
+    portal_url: HttpUrl | Literal[""] = ""
 
 
 class DonationsSection(Section):
     static_url: str = ""
+    # A monthly giving page of a non-Stripe provider; without it, static campaigns
+    # offer no monthly option.
+    static_monthly_url: str = ""
 
-    @field_validator("static_url")
+    @field_validator("static_url", "static_monthly_url")
     @classmethod
     def _template(cls, value: str) -> str:
         if not value:
@@ -510,12 +520,17 @@ def _unpayable_amounts(cfg: Config) -> list[str]:
     """Suggested amounts Stripe would refuse to charge (below the minimum, KWD 1.234)."""
     problems = []
     for i, campaign in enumerate(cfg.campaigns):
-        for j, amount in enumerate(campaign.amounts):
-            problem = payable_problem(to_minor(amount, campaign.currency), campaign.currency)
-            if problem:
-                problems.append(
-                    f"campaigns[{i}].amounts[{j}]: {amount} {campaign.currency}: {problem}"
-                )
+        for key in ("amounts", "monthly_amounts"):
+            if key == "monthly_amounts" and not campaign.monthly:
+                continue
+            for j, amount in enumerate(getattr(campaign, key)):
+                problem = payable_problem(to_minor(amount, campaign.currency), campaign.currency)
+                if problem:
+                    problems.append(
+                        f"campaigns[{i}].{key}[{j}]: {amount} {campaign.currency}: {problem}"
+                    )
+        if campaign.monthly and not campaign.monthly_amounts:
+            problems.append(f"campaigns[{i}].monthly_amounts: monthly giving needs an amount")
     return problems
 
 

@@ -25,16 +25,12 @@ from bot.donations.money import AmountError, amount_argument, format_amount, par
 from bot.donations.render import page_block, progress_post
 from bot.i18n import N_, Lang
 from handlers.args import parse_id
+from handlers.monthly import AMOUNTS_PER_ROW, buttons_in_rows, monthly_link, monthly_menu
 
 log = logging.getLogger(__name__)
 
 NO_CAMPAIGN = N_("No campaign is taking donations right now. Thank you for asking!")
 SUGGESTED_ONLY = N_("This campaign takes the suggested amounts only.")
-AMOUNTS_PER_ROW = 4
-
-
-def _buttons_in_rows(buttons: list[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:
-    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
 
 
 def campaign_menu(
@@ -48,11 +44,14 @@ def campaign_menu(
         title, description = c.title_in(lang.code), c.description_in(lang.code)
         blocks.append(para(bold(title), f" — {description}") if description else para(bold(title)))
     buttons = [Button(c.title_in(lang.code), command=f"/donate {c.id}{suffix}") for c in campaigns]
-    return Post(blocks=tuple(blocks), buttons=_buttons_in_rows(buttons, 1))
+    return Post(blocks=tuple(blocks), buttons=buttons_in_rows(buttons, 1))
 
 
-def amount_buttons(campaign: Campaign, lang: Lang) -> tuple[tuple[Button, ...], ...]:
-    """The suggested amounts (the highlighted one starred), then "Any amount"."""
+def amount_buttons(
+    campaign: Campaign, lang: Lang, *, monthly: bool = False
+) -> tuple[tuple[Button, ...], ...]:
+    """The suggested amounts (the highlighted one starred), then "Any amount", then
+    "Monthly" when the campaign offers monthly giving."""
     amounts = []
     for minor in campaign.amounts:
         label = lang.money(minor, campaign.currency)
@@ -60,10 +59,12 @@ def amount_buttons(campaign: Campaign, lang: Lang) -> tuple[tuple[Button, ...], 
             label = "★ " + label
         arg = amount_argument(minor, campaign.currency)
         amounts.append(Button(label, command=f"/donate {campaign.id} {arg}"))
-    rows = _buttons_in_rows(amounts, AMOUNTS_PER_ROW)
+    rows = buttons_in_rows(amounts, AMOUNTS_PER_ROW)
     if campaign.custom_amount:
         any_amount = Button(lang.gettext("Any amount"), command=f"/donate {campaign.id} any")
         rows += ((any_amount,),)
+    if monthly:
+        rows += ((Button(lang.gettext("Monthly"), command=f"/donate {campaign.id} monthly"),),)
     return rows
 
 
@@ -72,7 +73,9 @@ def _earmark(campaign: Campaign, lang: Lang) -> str:
     return lang.gettext("Your gift is earmarked “{earmark}”.", earmark=campaign.earmark)
 
 
-def amount_menu(campaign: Campaign, lang: Lang, public_url: str | None = None) -> Post:
+def amount_menu(
+    campaign: Campaign, lang: Lang, public_url: str | None = None, *, monthly: bool = False
+) -> Post:
     blocks: list[Block] = [para(bold(campaign.title_in(lang.code)))]
     description = campaign.description_in(lang.code)
     if description:
@@ -89,7 +92,11 @@ def amount_menu(campaign: Campaign, lang: Lang, public_url: str | None = None) -
     else:
         blocks.append(para(lang.gettext("Choose an amount:")))
     blocks += page_block(public_url, campaign, lang)
-    return Post(blocks=tuple(blocks), buttons=amount_buttons(campaign, lang))
+    if monthly:
+        blocks.append(
+            para(lang.gettext("Or give monthly: /donate {campaign} monthly", campaign=campaign.id))
+        )
+    return Post(blocks=tuple(blocks), buttons=amount_buttons(campaign, lang, monthly=monthly))
 
 
 def chosen_amount(campaign: Campaign, text: str, lang: Lang) -> int | None:
@@ -143,7 +150,7 @@ def link_post(
 
 
 def _looks_like_amount(text: str) -> bool:
-    return text.lower() == "any" or any(ch.isdigit() for ch in text)
+    return text.lower() in ("any", "monthly") or any(ch.isdigit() for ch in text)
 
 
 def public_url(ctx: Context) -> str | None:
@@ -171,6 +178,11 @@ async def _payment_link(
 ) -> Post:
     lang = ctx.lang
     amount_text, rest = args[0], [a.lower() for a in args[1:]]
+    monthly = d.offers_monthly(campaign)
+    if amount_text.lower() == "monthly" and monthly and not rest:
+        return monthly_menu(campaign, lang)
+    if rest[:1] == ["monthly"] and monthly:
+        return await monthly_link(incoming, lang, d, campaign, args)
     notify = rest == ["notify"]
     if rest and not notify:
         return Post.text(
@@ -179,21 +191,23 @@ async def _payment_link(
     try:
         amount = chosen_amount(campaign, amount_text, lang)
     except AmountError as exc:
-        return Post(blocks=(para(exc.text(lang)),), buttons=amount_buttons(campaign, lang))
+        return Post(
+            blocks=(para(exc.text(lang)),), buttons=amount_buttons(campaign, lang, monthly=monthly)
+        )
     confirms = d.provider_for(campaign).confirms_payments
     private = incoming.chat.kind is ChatKind.PRIVATE
     note = _notify_note(lang, notify=notify, confirms=confirms, private=private)
     arg = "any" if amount is None else amount_argument(amount, campaign.currency)
     key = choice_key(incoming, f"{campaign.id} {arg}{' notify' if notify else ''}")
-    if notify and private and confirms:
-        # The thank-you is written later, in the language this person reads now.
-        await ctx.services.people.remember_app_language(incoming.sender, incoming.chat)
     try:
         url = await d.link(
             campaign,
             amount,
             request_key=key,
             notify_chat=incoming.chat if notify and private else None,
+            # The thank-you is written later in the language this person reads now; the
+            # link keeps it, and is forgotten with it.
+            language=lang.code,
         )
     except ProviderError as exc:
         return Post.text(exc.text(lang))
@@ -227,7 +241,7 @@ async def donate(incoming: Incoming, ctx: Context, d: Donations) -> Reply:
     if campaign is None:
         return campaign_menu(active, args[0] if args else None, lang)
     if not args:
-        return amount_menu(campaign, lang, public_url(ctx))
+        return amount_menu(campaign, lang, public_url(ctx), monthly=d.offers_monthly(campaign))
     return await _payment_link(incoming, ctx, d, campaign, args)
 
 

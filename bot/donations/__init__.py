@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -23,7 +24,7 @@ from bot.donations.changes import CampaignChanges
 from bot.donations.events import HANDLED_TYPES
 from bot.donations.ledger import Ledger
 from bot.donations.money import to_minor
-from bot.donations.providers import PaymentLinks, ProviderError, StaticLinks
+from bot.donations.providers import PaymentLinks, ProviderError, StaticLinks, key_mode
 from bot.donations.reconcile import Reconciler
 from bot.donations.webhook import WebhookServer
 from bot.outbox import Outbox
@@ -41,6 +42,12 @@ log = logging.getLogger(__name__)
 Job = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
+# Keyed per process: the key goes to Stripe (which shows it in its request log), and
+# a plain hash of a chat id and a message id could be confirmed by anyone who guesses
+# them. A restart only means a tap repeated across it makes a second payment page.
+_KEY_SALT = secrets.token_bytes(32)
+
+
 def choice_key(incoming: Incoming, choice: str) -> str:
     """The idempotency key for one donation choice made by one person's message or tap.
 
@@ -54,7 +61,8 @@ def choice_key(incoming: Incoming, choice: str) -> str:
     raw = "\n".join(
         [incoming.platform, incoming.chat.id, incoming.sender.id, incoming.message_id, choice]
     )
-    return "outreach-donate-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+    digest = hmac.new(_KEY_SALT, raw.encode(), hashlib.sha256).hexdigest()
+    return "outreach-donate-" + digest[:40]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +77,17 @@ class Donations:
     reconciler: Reconciler | None = None
     # Published by the ledger after each commit; the web server's live pages listen.
     changes: CampaignChanges = field(default_factory=CampaignChanges)
+    portal_url: str = ""  # Stripe's customer portal login link, for monthly donors
 
     def active_campaigns(self) -> list[Campaign]:
         return [c for c in self.campaigns.values() if c.active]
 
     def provider_for(self, campaign: Campaign) -> PaymentLinks:
         return self.providers[campaign.provider]
+
+    def offers_monthly(self, campaign: Campaign) -> bool:
+        """Whether /donate offers monthly giving for `campaign`."""
+        return campaign.monthly and self.provider_for(campaign).makes_monthly
 
     async def link(
         self,
@@ -83,26 +96,33 @@ class Donations:
         *,
         request_key: str,
         notify_chat: ChatRef | None = None,
+        language: str = "",
+        monthly: bool = False,
     ) -> str:
-        """A payment page URL; with `notify_chat`, that chat is thanked once when it is paid.
+        """A payment page URL (a monthly gift's with `monthly`); with `notify_chat`, that
+        chat is thanked once (in `language`) when it is paid.
 
         Raises ProviderError.
         """
         provider = self.provider_for(campaign)
         token = None
         if notify_chat is not None and provider.confirms_payments:
-            token = await self.ledger.thank_token(request_key, notify_chat)
+            token = await self.ledger.thank_token(request_key, notify_chat, language)
         return await provider.link(
-            campaign, amount_minor, idempotency_key=request_key, thank_token=token
+            campaign,
+            amount_minor,
+            idempotency_key=request_key,
+            thank_token=token,
+            monthly=monthly,
         )
 
     def jobs(self, *, serve_webhook: bool = True) -> list[Job]:
-        """Background jobs: the webhook server if a webhook secret is set, else the poller.
-
-        `serve_webhook=False`: the [web] server hosts the webhook route (no job for it).
-        """
+        """Background jobs: the webhook server (unless the [web] server hosts its route:
+        `serve_webhook=False`) and the slow catch-up pass if a webhook secret is set, else
+        the poller."""
         if self.webhook is not None:
-            return [self._serve_webhooks] if serve_webhook else []
+            jobs: list[Job] = [self._serve_webhooks] if serve_webhook else []
+            return jobs + ([self._reconcile] if self.reconciler else [])
         if self.reconciler is not None:
             return [self._reconcile]
         return []
@@ -145,6 +165,8 @@ def campaign_from_config(entry: CampaignEntry) -> Campaign:
         channels=tuple(entry.channels),
         provider=entry.provider,
         milestones=tuple(sorted(set(entry.milestones))),
+        monthly=entry.monthly,
+        monthly_amounts=tuple(to_minor(a, cur) for a in entry.monthly_amounts),
         translations=tuple(
             (code, CampaignTranslation(t.title or "", t.description or ""))
             for code, t in sorted(entry.translations.items())
@@ -164,12 +186,25 @@ def build_donations(
     """Assemble the donations service from the config (secrets from `environ`)."""
     campaigns = {c.id: campaign_from_config(c) for c in config.campaigns}
     changes = CampaignChanges(campaigns)
-    ledger = Ledger(db, audience, outbox, campaigns, clock=clock, on_change=changes.publish)
+    uses_stripe = any(c.provider == "stripe" for c in campaigns.values())
+    key = environ.get(config.stripe.secret_key_env, "") if uses_stripe else ""
+    ledger = Ledger(
+        db,
+        audience,
+        outbox,
+        campaigns,
+        clock=clock,
+        on_change=changes.publish,
+        mode=key_mode(key) if key else None,
+        portal_url=config.stripe.portal_url,
+    )
     providers: dict[str, PaymentLinks] = {}
     if config.donations.static_url:
-        providers["static"] = StaticLinks(config.donations.static_url)
+        providers["static"] = StaticLinks(
+            config.donations.static_url, monthly_template=config.donations.static_monthly_url
+        )
     base = Donations(campaigns, ledger, providers, changes=changes)
-    if not any(c.provider == "stripe" for c in campaigns.values()):
+    if not uses_stripe:
         return base
     return _with_stripe(config, db, base, clock, environ)
 
@@ -199,15 +234,25 @@ def _with_stripe(
     providers = {
         **base.providers,
         "stripe": sp.StripeLinks(
-            api, db, success_url=section.success_url, cancel_url=section.cancel_url, clock=clock
+            api,
+            db,
+            success_url=section.success_url,
+            cancel_url=section.cancel_url,
+            portal_url=section.portal_url,
+            clock=clock,
         ),
     }
     apply = base.ledger.apply_event
-    reconciler = Reconciler(
-        db, api, apply, types=HANDLED_TYPES, interval=section.reconcile_interval
-    )
     webhook = None
     secret = environ.get(section.webhook_secret_env)
+    reconciler = Reconciler(
+        db,
+        api,
+        apply,
+        types=HANDLED_TYPES,
+        interval=section.catch_up if secret else section.reconcile_interval,
+        failed_deliveries_only=bool(secret),
+    )
     if secret:
         # Signatures are about real time, whatever clock the rest of the bot is given.
         webhook = WebhookServer(
@@ -219,5 +264,12 @@ def _with_stripe(
             section.webhook_secret_env,
         )
     return Donations(
-        base.campaigns, base.ledger, providers, api, webhook, reconciler, changes=base.changes
+        base.campaigns,
+        base.ledger,
+        providers,
+        api,
+        webhook,
+        reconciler,
+        changes=base.changes,
+        portal_url=section.portal_url,
     )

@@ -37,6 +37,8 @@ class Campaign:
     channels: tuple[str, ...] = ()
     provider: str = "static"
     milestones: tuple[int, ...] = (25, 50, 75, 100)
+    monthly: bool = False  # offers monthly giving (Stripe subscriptions, or a static URL)
+    monthly_amounts: tuple[int, ...] = ()
     translations: tuple[tuple[str, CampaignTranslation], ...] = ()  # (language code, text)
 
     def title_in(self, language: str) -> str:
@@ -59,12 +61,15 @@ class Totals:
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """A campaign's standing: net raised in its own currency, and anything in other currencies."""
+    """A campaign's standing: net raised and donations in its own currency, anything in
+    other currencies apart, and its running monthly gifts (in its own currency)."""
 
     campaign: Campaign
     raised: int
     donations: int
     others: tuple[tuple[str, int], ...] = ()
+    monthly_supporters: int = 0
+    monthly_amount: int = 0
 
     @property
     def by_currency(self) -> dict[str, int]:
@@ -72,14 +77,17 @@ class Progress:
         return {self.campaign.currency: self.raised, **dict(self.others)}
 
 
-def progress_from_totals(campaign: Campaign, totals: dict[str, Totals]) -> Progress:
-    """Combine a campaign's per-currency totals; other currencies are never converted."""
+def progress_from_totals(
+    campaign: Campaign, totals: dict[str, Totals], monthly: tuple[int, int] = (0, 0)
+) -> Progress:
+    """Combine a campaign's per-currency totals; other currencies are never converted, and
+    the count is of donations in the campaign's own currency only (like the amount).
+    `monthly` is (supporters, a month's amount) in the campaign's currency."""
     own = totals.get(campaign.currency, Totals(0, 0))
     others = tuple(
         sorted((cur, t.net) for cur, t in totals.items() if cur != campaign.currency and t.net)
     )
-    donations = sum(t.donations for t in totals.values())
-    return Progress(campaign, own.net, donations, others)
+    return Progress(campaign, own.net, own.donations, others, *monthly)
 
 
 def percent_reached(raised: int, goal: int) -> int:

@@ -22,10 +22,12 @@ from typing import Any
 
 from bot.chat import ChatRef
 from bot.donations import events as ev
+from bot.donations.admission import Admission, mode_of
 from bot.donations.campaigns import UNASSIGNED, Campaign, Progress, Totals, progress_from_totals
 from bot.donations.campaigns import thresholds_reached as reached_for
 from bot.donations.render import milestone_post, thanks_post, unassigned_notice
-from bot.outbox import Outbox
+from bot.i18n import Lang, supported_languages
+from bot.outbox import Item, Outbox
 from bot.outbox.audience import Audience
 from bot.storage import Database, Tx
 from bot.storage import ledger as lq
@@ -39,7 +41,13 @@ MAX_BATCH = 64  # calls written in one transaction at most (see Ledger._append)
 # How an entry of these kinds moves its own campaign's net total (as the `ledger_net` view
 # counts it). Entries of other kinds (refunds, disputes) can change what earlier entries
 # count for, so after them the totals are summed again (see Ledger._raised).
-_OWN_CHANGE = {ev.PAYMENT: 1, ev.PAYMENT_FAILED: 0, ev.GIFT: 1, ev.GIFT_VOID: -1}
+_OWN_CHANGE = {
+    ev.PAYMENT: 1,
+    ev.PAYMENT_FAILED: 0,
+    ev.GIFT: 1,
+    ev.GIFT_VOID: -1,
+    ev.SUBSCRIPTION_ENDED: 0,
+}
 
 
 class Unrecorded(enum.Enum):
@@ -93,6 +101,8 @@ class Ledger:
         *,
         clock: Callable[[], float] = time.time,
         on_change: Callable[[Collection[str | None]], None] | None = None,
+        mode: str | None = None,
+        portal_url: str = "",
     ) -> None:
         self.db = db
         self.audience = audience
@@ -100,6 +110,8 @@ class Ledger:
         self._on_change = on_change  # told after each commit that added entries (live views)
         self.campaigns = dict(campaigns)
         self.clock = clock
+        self.admission = Admission(mode, clock=clock)
+        self.portal_url = portal_url
         self._pending: list[_Pending] = []
         self._batch_lock = asyncio.Lock()
         self._raised_memo: _Raised | None = None  # as of the last commit (see _raised)
@@ -114,9 +126,19 @@ class Ledger:
         except ev.MalformedEvent as exc:
             log.warning("ignored a malformed %s event: %s", kind, exc)
             return 0
-        if not facts:
-            return 0
-        return len(await self._append([(self._entry(f), f) for f in facts]))
+        kept = [f for f in facts if await self.admission.keep(self.db, f)]
+        new = 0
+        for fact in [f for f in kept if f.kind == ev.SUBSCRIPTION_STARTED]:
+            await self._thank_only(fact)
+        entries = [(self._entry(f), f) for f in kept if f.kind != ev.SUBSCRIPTION_STARTED]
+        if entries:
+            new = len(await self._append(entries))
+        return new
+
+    @property
+    def mode(self) -> str | None:
+        """The configured key's mode ("test" or "live"); None without a Stripe key."""
+        return self.admission.mode
 
     def _entry(self, fact: ev.Fact) -> lq.NewEntry:
         known = fact.campaign if fact.campaign in self.campaigns else None
@@ -137,6 +159,8 @@ class Ledger:
             campaign_ref=fact.campaign if known is None else None,
             payment_intent=fact.payment_intent,
             event_id=fact.event_id,
+            mode=mode_of(fact.livemode),
+            subscription=fact.subscription,
         )
 
     async def record_gift(self, campaign: str, amount: int, currency: str, note: str) -> int:
@@ -172,14 +196,15 @@ class Ledger:
         added = await self._append([(void, None)])
         return UnrecordResult(Unrecorded.DONE if added else Unrecorded.ALREADY, entry)
 
-    async def thank_token(self, request_key: str, chat: ChatRef) -> str:
-        """The opaque token that lets the bot thank `chat` once when this payment lands."""
+    async def thank_token(self, request_key: str, chat: ChatRef, language: str = "") -> str:
+        """The opaque token that lets the bot thank `chat` once (in `language`) when this
+        payment lands."""
         now = self.clock()
         return await lq.thank_token(
             self.db,
             request_key=request_key,
             new_token=secrets.token_urlsafe(16),
-            link=lq.ThankLink(chat.platform, chat.id, str(chat.kind)),
+            link=lq.ThankLink(chat.platform, chat.id, str(chat.kind), language),
             now=now,
             expire_before=now - THANK_LINK_LIFETIME,
         )
@@ -319,7 +344,7 @@ class Ledger:
                     raised[campaign.id] += _OWN_CHANGE[entry.kind] * entry.amount
             return _Raised(ids[-1], raised, memo.passed)
         raised = {
-            c.id: await lq.campaign_net(tx, c.id, c.currency)
+            c.id: await lq.campaign_net(tx, c.id, c.currency, self.admission.modes())
             for c in self.campaigns.values()
             if c.active
         }
@@ -343,12 +368,38 @@ class Ledger:
                 unassigned_notice, entry.object_id, fact.campaign, entry.amount, entry.currency
             )
             await self.audience.enqueue_localized(tx, "notice", notice, self.audience.admins)
-        if fact.thank_token:
-            link = await lq.take_thank_link(tx, fact.thank_token)
-            if link is not None and link.platform in self.audience.platforms:
-                target = q.Target(link.platform, link.chat_id, link.chat_kind, "thanks")
-                thanks = partial(thanks_post, self.campaigns.get(entry.campaign or ""))
-                await self.audience.enqueue_localized(tx, "thanks", thanks, [target])
+        await self._thank(tx, fact)
+
+    async def _thank(self, tx: Tx, fact: ev.Fact) -> None:
+        """Queue the thank-you a donor asked for, and forget the link to their chat.
+
+        It reads in the language the donor used when they asked (kept on the link, and
+        forgotten with it), else the one the bot knows for that chat. The outbox row names
+        the chat only until it is sent (or fails for good): storage then forgets the chat
+        and the text and rounds the row's times to the hour.
+        """
+        if not fact.thank_token:
+            return
+        link = await lq.take_thank_link(tx, fact.thank_token)
+        if link is None or link.platform not in self.audience.platforms:
+            return
+        target = q.Target(link.platform, link.chat_id, link.chat_kind, "thanks")
+        monthly = fact.kind == ev.SUBSCRIPTION_STARTED
+        thanks = partial(
+            thanks_post,
+            self.campaigns.get(fact.campaign or ""),
+            portal_url=self.portal_url if monthly else "",
+        )
+        if link.language in supported_languages():
+            post = thanks(Lang.of(link.language))
+            await self.outbox.enqueue(tx, Item("thanks", post), [target])
+        else:
+            await self.audience.enqueue_localized(tx, "thanks", thanks, [target])
+
+    async def _thank_only(self, fact: ev.Fact) -> None:
+        """A monthly gift began (its money comes with its invoices): only the thank-you."""
+        async with self.db.transaction() as tx:
+            await self._thank(tx, fact)
 
     async def _milestones(self, tx: Tx, memo: _Raised, now: float) -> _Raised:
         """Record newly passed milestones; announce the highest of them once.
@@ -383,12 +434,26 @@ class Ledger:
     async def totals(self) -> dict[str, dict[str, Totals]]:
         """Net total and donation count per campaign (or 'unassigned') and currency."""
         out: dict[str, dict[str, Totals]] = {}
-        for row in await lq.totals(self.db):
+        for row in await lq.totals(self.db, self.admission.modes()):
             out.setdefault(row.campaign, {})[row.currency] = Totals(row.net, row.donations)
+        return out
+
+    async def monthly(self) -> dict[str, dict[str, lq.MonthlyRow]]:
+        """Running monthly gifts per campaign and currency."""
+        out: dict[str, dict[str, lq.MonthlyRow]] = {}
+        for row in await lq.monthly(self.db, self.admission.modes()):
+            out.setdefault(row.campaign, {})[row.currency] = row
         return out
 
     async def progress(self, campaign_ids: Sequence[str] | None = None) -> list[Progress]:
         """Progress of the named campaigns (default: every configured one), in config order."""
         ids = list(self.campaigns) if campaign_ids is None else list(campaign_ids)
         totals = await self.totals()
-        return [progress_from_totals(self.campaigns[i], totals.get(i, {})) for i in ids]
+        monthly = await self.monthly()
+        out = []
+        for i in ids:
+            campaign = self.campaigns[i]
+            row = monthly.get(i, {}).get(campaign.currency)
+            running = (row.supporters, row.amount) if row else (0, 0)
+            out.append(progress_from_totals(campaign, totals.get(i, {}), running))
+        return out

@@ -6,14 +6,17 @@ from typing import Protocol
 from urllib.parse import quote
 
 from bot.donations.campaigns import Campaign
+
+# The marker every Checkout Session and subscription the bot creates carries (see events).
+from bot.donations.events import SOURCE_KEY as SOURCE_KEY  # noqa: PLC0414
+from bot.donations.events import SOURCE_VALUE as SOURCE_VALUE  # noqa: PLC0414
 from bot.donations.money import amount_argument
 from bot.i18n import Said, Text
 
-# Every Checkout Session and subscription the bot creates carries this metadata entry
-# (beside `campaign` and `earmark`, in both metadata sets), so the ledger can tell the
-# bot's payments from everything else on the same Stripe account.
-SOURCE_KEY = "source"
-SOURCE_VALUE = "outreach-bot"
+
+def key_mode(secret_key: str) -> str:
+    """ "test" or "live", from a Stripe key's prefix (sk_test_, rk_live_, ...)."""
+    return "live" if secret_key.startswith(("sk_live_", "rk_live_")) else "test"
 
 
 class ProviderError(Said):
@@ -38,6 +41,8 @@ class PaymentLinks(Protocol):
     # True when the bot learns of payments made through these links (so it can
     # offer "tell me when it arrives").
     confirms_payments: bool
+    # True when these links can be for a monthly gift.
+    makes_monthly: bool
 
     async def link(
         self,
@@ -46,8 +51,10 @@ class PaymentLinks(Protocol):
         *,
         idempotency_key: str,
         thank_token: str | None,
+        monthly: bool = False,
     ) -> str:
-        """The URL of a payment page for `amount_minor` (None: the donor chooses).
+        """The URL of a payment page for `amount_minor` (None: the donor chooses), each
+        month with `monthly` (a fixed amount).
 
         `idempotency_key` is the same for a repeated tap on the same choice, so a
         provider that creates objects creates one. Raises ProviderError.
@@ -59,14 +66,18 @@ class StaticLinks:
     """Fills a URL template: {campaign}, {amount} ("any" for any amount), {currency}, {earmark}.
 
     Every value is URL-encoded, so an earmark with spaces or "&" cannot break the URL.
+    Monthly gifts use `monthly_template` (`[donations] static_monthly_url`); without one
+    they are not offered.
     """
 
     confirms_payments = False
 
-    def __init__(self, template: str) -> None:
+    def __init__(self, template: str, *, monthly_template: str = "") -> None:
         self.template = template
+        self.monthly_template = monthly_template
+        self.makes_monthly = bool(monthly_template)
 
-    def url(self, campaign: Campaign, amount_minor: int | None) -> str:
+    def url(self, campaign: Campaign, amount_minor: int | None, *, monthly: bool = False) -> str:
         amount = "any" if amount_minor is None else amount_argument(amount_minor, campaign.currency)
         values = {
             "campaign": campaign.id,
@@ -74,7 +85,9 @@ class StaticLinks:
             "currency": campaign.currency,
             "earmark": campaign.earmark,
         }
-        url = self.template
+        url = self.monthly_template if monthly else self.template
+        if not url:
+            raise ValueError("no [donations] static_monthly_url: monthly gifts are not offered")
         for name, value in values.items():
             # Plain replacement, not str.format: a template may contain other braces.
             url = url.replace("{" + name + "}", quote(value, safe=""))
@@ -87,6 +100,7 @@ class StaticLinks:
         *,
         idempotency_key: str,
         thank_token: str | None,
+        monthly: bool = False,
     ) -> str:
         """The filled template; the key and token are not used (nothing is created)."""
-        return self.url(campaign, amount_minor)
+        return self.url(campaign, amount_minor, monthly=monthly)

@@ -22,6 +22,7 @@ from bot.storage.state import get_state, set_state
 log = logging.getLogger(__name__)
 
 CURSOR_KEY = "stripe.events_cursor"
+CATCH_UP_CURSOR_KEY = "stripe.catch_up_cursor"
 PAGE_SIZE = 100
 
 
@@ -45,8 +46,10 @@ class EventSource(Protocol):
         starting_after: str | None = None,
         limit: int = PAGE_SIZE,
         types: Sequence[str] = (),
+        delivery_success: bool | None = None,
     ) -> EventsPage:
-        """A page of events: with `ending_before`, the ones just newer than that event."""
+        """A page of events: with `ending_before`, the ones just newer than that event;
+        with `delivery_success=False`, only those a webhook delivery failed for."""
         ...
 
 
@@ -60,7 +63,12 @@ ApplyEvent = Callable[[Mapping[str, Any]], Awaitable[int]]
 
 
 class Reconciler:
-    """Feeds every event after the cursor, oldest first, to `apply` (which returns new entries)."""
+    """Feeds every event after the cursor, oldest first, to `apply` (which returns new entries).
+
+    As the catch-up pass of a bot that takes webhooks (`failed_deliveries_only`), it reads
+    only the events Stripe failed to deliver, with a cursor of its own: Stripe stops
+    retrying after about three days, and what it gave up on would be lost.
+    """
 
     def __init__(
         self,
@@ -71,8 +79,11 @@ class Reconciler:
         types: Sequence[str],
         interval: float = 60.0,
         page_size: int = PAGE_SIZE,
+        failed_deliveries_only: bool = False,
     ) -> None:
         self.db = db
+        self.failed_only = failed_deliveries_only
+        self.cursor_key = CATCH_UP_CURSOR_KEY if failed_deliveries_only else CURSOR_KEY
         self.page_size = page_size
         self.source = source
         self.apply = apply
@@ -81,7 +92,7 @@ class Reconciler:
 
     async def pass_once(self) -> PassResult:
         """Read and apply everything new since the cursor. Raises ProviderError."""
-        cursor = await get_state(self.db, CURSOR_KEY)
+        cursor = await get_state(self.db, self.cursor_key)
         if cursor is not None:
             try:
                 return await self._forward(cursor)
@@ -99,7 +110,10 @@ class Reconciler:
         seen = new = 0
         while True:
             page = await self.source.events_page(
-                ending_before=cursor, limit=self.page_size, types=self.types
+                ending_before=cursor,
+                limit=self.page_size,
+                types=self.types,
+                delivery_success=False if self.failed_only else None,
             )
             if not page.events:
                 break
@@ -107,7 +121,7 @@ class Reconciler:
             new += await self._apply_all(ordered)
             seen += len(ordered)
             cursor = str(ordered[-1]["id"])
-            await set_state(self.db, CURSOR_KEY, cursor)
+            await set_state(self.db, self.cursor_key, cursor)
             if not page.has_more:
                 break
         return PassResult(seen, new)
@@ -118,7 +132,10 @@ class Reconciler:
         after: str | None = None
         while True:
             page = await self.source.events_page(
-                starting_after=after, limit=self.page_size, types=self.types
+                starting_after=after,
+                limit=self.page_size,
+                types=self.types,
+                delivery_success=False if self.failed_only else None,
             )
             collected.extend(page.events)
             if not page.has_more or not page.events:
@@ -127,12 +144,13 @@ class Reconciler:
         ordered = list(reversed(collected))
         new = await self._apply_all(ordered)
         if ordered:
-            await set_state(self.db, CURSOR_KEY, str(ordered[-1]["id"]))
+            await set_state(self.db, self.cursor_key, str(ordered[-1]["id"]))
         return PassResult(len(ordered), new)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile every `interval` seconds until `stop` is set."""
-        log.info("reconciling with Stripe's event list every %.0fs", self.interval)
+        what = "events Stripe failed to deliver" if self.failed_only else "Stripe's event list"
+        log.info("reconciling with %s every %.0fs", what, self.interval)
         while not stop.is_set():
             try:
                 result = await self.pass_once()

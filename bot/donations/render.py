@@ -61,6 +61,18 @@ def page_block(public_url: str | None, campaign: Campaign, lang: Lang) -> list[B
     return [para(lang.gettext("Campaign page:"), " ", link(url, url))] if url else []
 
 
+def monthly_line(lang: Lang, p: Progress) -> str:
+    """ "12 monthly supporters (≈ $180 a month)", or "" when none."""
+    if not p.monthly_supporters:
+        return ""
+    return lang.ngettext(
+        "{n} monthly supporter (≈ {amount} a month)",
+        "{n} monthly supporters (≈ {amount} a month)",
+        p.monthly_supporters,
+        amount=lang.money(p.monthly_amount, p.campaign.currency),
+    )
+
+
 def progress_post(
     progress: list[Progress],
     today: date,
@@ -69,12 +81,15 @@ def progress_post(
     public_url: str | None = None,
 ) -> Post:
     """The /progress reply: a paragraph per campaign (with its page link when the web pages
-    have a public address), plus the card picture where shown."""
+    have a public address, and its monthly supporters), plus the card picture where shown."""
     blocks: list[Block] = []
     for p in progress:
         blocks.append(
             para(bold(support_title(p.campaign, lang)), " — " + progress_figures(p, today, lang))
         )
+        monthly = monthly_line(lang, p)
+        if monthly:
+            blocks.append(para(monthly))
         others = other_currencies(p, lang)
         if others:
             blocks.append(para(others))
@@ -110,11 +125,12 @@ def milestone_post(campaign: Campaign, threshold: int, raised: int, lang: Lang) 
     )
 
 
-def thanks_post(campaign: Campaign | None, lang: Lang) -> Post:
+def thanks_post(campaign: Campaign | None, lang: Lang, *, portal_url: str = "") -> Post:
     """The one message for a donor who asked to be told when their payment arrived.
 
-    No amount: the delivered message stays in the outbox's records, and should say
-    as little as possible about the payment.
+    No amount. Once it is sent (or has failed for good) the bot forgets the chat and the
+    text (see docs/donations.md), which is what makes the last sentence true. A monthly
+    gift's thank-you says where to change or cancel it.
     """
     if campaign is None:
         arrived = lang.gettext("Your donation has arrived. Thank you!")
@@ -123,8 +139,18 @@ def thanks_post(campaign: Campaign | None, lang: Lang) -> Post:
             "Your donation to {campaign} has arrived. Thank you!",
             campaign=campaign.title_in(lang.code),
         )
-    return Post.text(
-        arrived, lang.gettext("I no longer keep the link between this chat and your payment.")
+    paragraphs = [arrived]
+    if portal_url:
+        paragraphs.append(portal_sentence(lang, portal_url))
+    paragraphs.append(lang.gettext("I no longer keep the link between this chat and your payment."))
+    return Post.text(*paragraphs)
+
+
+def portal_sentence(lang: Lang, portal_url: str) -> str:
+    """Where a monthly donor changes or cancels their gift (Stripe's customer portal)."""
+    return lang.gettext(
+        "To change or cancel your monthly gift, sign in at {url} with the email you gave.",
+        url=portal_url,
     )
 
 

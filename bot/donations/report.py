@@ -18,17 +18,24 @@ OPERATOR = Lang.of("en")
 
 
 async def progress_json(ledger: Ledger) -> dict[str, Any]:
-    """`{"campaigns": [{"id", "currency", "goal", "raised", "donations", "by_currency"}]}`.
+    """`{"mode", "campaigns": [{"id", "currency", "goal", "raised", "donations",
+    "by_currency", "monthly_supporters", "monthly_amount"}], "unassigned"}`.
 
-    Amounts are minor units. `raised` is the net in the campaign's currency (paid,
-    minus refunds and lost disputes, plus offline gifts); `by_currency` the net in
-    every currency the campaign received. Money no campaign claims is under
+    `mode` is the Stripe key's ("test" or "live"; null without Stripe): only payments of
+    that mode (and offline gifts) are counted. Amounts are minor units. `raised` is the
+    net in the campaign's currency (paid, minus refunds and lost disputes, plus offline
+    gifts); `by_currency` the net in every currency the campaign received. Money no campaign claims is under
     "unassigned".
     """
     totals = await ledger.totals()
-    campaigns = [campaign_json(c, totals.get(c.id, {})) for c in ledger.campaigns.values()]
+    monthly = await ledger.monthly()
+    campaigns = []
+    for c in ledger.campaigns.values():
+        row = monthly.get(c.id, {}).get(c.currency)
+        campaigns.append(campaign_json(c, totals.get(c.id, {}), row))
     unassigned = totals.get(UNASSIGNED, {})
     return {
+        "mode": ledger.mode,
         "campaigns": campaigns,
         "unassigned": {
             "donations": sum(t.donations for t in unassigned.values()),
@@ -37,9 +44,13 @@ async def progress_json(ledger: Ledger) -> dict[str, Any]:
     }
 
 
-def campaign_json(campaign: Campaign, totals: dict[str, Totals]) -> dict[str, Any]:
-    """One campaign's entry of `progress_json` from its per-currency totals."""
-    progress = progress_from_totals(campaign, totals)
+def campaign_json(
+    campaign: Campaign, totals: dict[str, Totals], monthly: lq.MonthlyRow | None = None
+) -> dict[str, Any]:
+    """One campaign's entry of `progress_json` from its per-currency totals and its
+    running monthly gifts in its own currency."""
+    running = (monthly.supporters, monthly.amount) if monthly else (0, 0)
+    progress = progress_from_totals(campaign, totals, running)
     by_currency = {campaign.currency: progress.raised}
     by_currency.update({cur: t.net for cur, t in sorted(totals.items())})
     return {
@@ -49,6 +60,8 @@ def campaign_json(campaign: Campaign, totals: dict[str, Totals]) -> dict[str, An
         "raised": progress.raised,
         "donations": progress.donations,
         "by_currency": by_currency,
+        "monthly_supporters": progress.monthly_supporters,
+        "monthly_amount": progress.monthly_amount,
     }
 
 
@@ -88,11 +101,16 @@ CSV_COLUMNS = (
     "event_id",
     "named_campaign",
     "note",
+    "mode",
+    "subscription",
 )
 
 
 def write_csv(entries: list[lq.Entry], out: TextIO) -> None:
-    """Every ledger entry, oldest first; amounts both in minor units and as decimals."""
+    """Every ledger entry, oldest first; amounts both in minor units and as decimals.
+
+    `mode` is the Stripe mode the entry came from ("test" or "live"; empty for an offline
+    gift); times are rounded down to the hour, as stored."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for e in entries:
@@ -112,5 +130,7 @@ def write_csv(entries: list[lq.Entry], out: TextIO) -> None:
                 e.event_id or "",
                 e.campaign_ref or "",
                 e.note,
+                e.mode,
+                e.subscription or "",
             )
         )

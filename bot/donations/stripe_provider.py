@@ -20,7 +20,13 @@ from stripe.params.checkout import SessionCreateParams, SessionCreateParamsLineI
 
 from bot.donations.campaigns import Campaign
 from bot.donations.money import MINIMUM_CHARGE
-from bot.donations.providers import SOURCE_KEY, SOURCE_VALUE, BadSignature, ProviderError
+from bot.donations.providers import (
+    SOURCE_KEY,
+    SOURCE_VALUE,
+    BadSignature,
+    ProviderError,
+    key_mode,
+)
 from bot.donations.reconcile import EventsPage, UnknownCursor
 from bot.i18n import N_
 from bot.storage import Database
@@ -100,11 +106,6 @@ def _problem(exc: stripe.StripeError, doing: str) -> ProviderError:
         transient=False,
         reference=reference,
     )
-
-
-def key_mode(secret_key: str) -> str:
-    """ "test" or "live", from the key's prefix (sk_test_, rk_live_, ...)."""
-    return "live" if secret_key.startswith(("sk_live_", "rk_live_")) else "test"
 
 
 class StripeApi:
@@ -209,9 +210,12 @@ class StripeApi:
         starting_after: str | None = None,
         limit: int = 100,
         types: Sequence[str] = (),
+        delivery_success: bool | None = None,
     ) -> EventsPage:
         """One page of the account's events, newest first, as plain dicts."""
         params: EventListParams = {"limit": limit}
+        if delivery_success is not None:
+            params["delivery_success"] = delivery_success
         if ending_before:
             params["ending_before"] = ending_before
         if starting_after:
@@ -253,6 +257,7 @@ class StripeLinks:
     """Payment links as Stripe Checkout Sessions, one per donation choice."""
 
     confirms_payments = True
+    makes_monthly = True
 
     def __init__(
         self,
@@ -261,12 +266,14 @@ class StripeLinks:
         *,
         success_url: str,
         cancel_url: str,
+        portal_url: str = "",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.api = api
         self.db = db
         self.success_url = success_url
         self.cancel_url = cancel_url
+        self.portal_url = portal_url
         self.clock = clock
         self._price_lock = asyncio.Lock()
 
@@ -277,9 +284,16 @@ class StripeLinks:
         *,
         idempotency_key: str,
         thank_token: str | None,
+        monthly: bool = False,
     ) -> str:
         """A Checkout Session URL; campaign, earmark and the bot's marker travel in both
-        metadata sets. A stored "any amount" Price Stripe no longer has is made again."""
+        metadata sets. A stored "any amount" Price Stripe no longer has is made again.
+        With `monthly`, a subscription for a fixed amount each month."""
+        if monthly:
+            if amount_minor is None:
+                raise ValueError("a monthly gift needs a fixed amount")
+            params = self._monthly_params(campaign, amount_minor, thank_token)
+            return await self.api.create_checkout_session(params, idempotency_key)
         try:
             return await self._session(campaign, amount_minor, idempotency_key, thank_token)
         except MissingPrice as exc:
@@ -315,6 +329,39 @@ class StripeLinks:
             "cancel_url": self.cancel_url,
         }
         return await self.api.create_checkout_session(params, key)
+
+    def _monthly_params(
+        self, campaign: Campaign, amount_minor: int, thank_token: str | None
+    ) -> SessionCreateParams:
+        """A subscription-mode session: Stripe has no donor-chosen recurring price, so the
+        amount is fixed; the marker and earmark go on the subscription (and so on every
+        invoice, under parent.subscription_details.metadata)."""
+        metadata = {"campaign": campaign.id, "earmark": campaign.earmark, SOURCE_KEY: SOURCE_VALUE}
+        session_metadata = dict(metadata)
+        if thank_token:
+            session_metadata["thank_token"] = thank_token
+        return {
+            "mode": "subscription",
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": campaign.currency.lower(),
+                        "unit_amount": amount_minor,
+                        "recurring": {"interval": "month"},
+                        "product_data": {"name": campaign.title},
+                    },
+                    "quantity": 1,
+                }
+            ],
+            "metadata": session_metadata,
+            "subscription_data": {
+                "metadata": metadata,
+                "description": f"{campaign.title} ({campaign.earmark})",
+            },
+            "custom_text": {"submit": {"message": f"Earmarked: {campaign.earmark}"}},
+            "success_url": self.success_url,
+            "cancel_url": self.cancel_url,
+        }
 
     async def _line_item(
         self, campaign: Campaign, amount_minor: int | None

@@ -1,7 +1,8 @@
 """Typed queries for the donations ledger, milestones, thank-you links and stored Stripe ids.
 
 Totals are always sums over the append-only entries (see the `ledger_net` view),
-never counters kept alongside them.
+never counters kept alongside them. Every donation time is stored rounded down to the
+hour (`hour`), so no stored time can be matched to a payment's exact time at Stripe.
 """
 
 from __future__ import annotations
@@ -10,6 +11,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.storage.db import Database, Executor, Row, Tx, marks
+
+HOUR = 3600
+
+
+def hour(ts: float) -> float:
+    """`ts` rounded down to the hour: the only precision a donation's time is kept at."""
+    return float(int(ts // HOUR) * HOUR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +35,8 @@ class NewEntry:
     payment_intent: str | None = None
     event_id: str | None = None
     note: str = ""
+    mode: str = ""  # "test" or "live" (Stripe); "" for an offline gift
+    subscription: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +56,8 @@ class Entry:
     recorded_at: float
     event_id: str | None
     note: str
+    mode: str
+    subscription: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +70,10 @@ class TotalRow:
 
 _INSERT_ENTRIES = (
     "INSERT INTO ledger_entries (object_id, kind, variant, campaign, campaign_ref, "
-    "payment_intent, amount, currency, occurred_at, recorded_at, event_id, note) VALUES "
+    "payment_intent, amount, currency, occurred_at, recorded_at, event_id, note, mode, "
+    "subscription) VALUES "
 )
-_ENTRY_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ENTRY_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _NEW_ONLY = (
     " ON CONFLICT (object_id, kind, variant) DO NOTHING RETURNING id, object_id, kind, variant"
 )
@@ -76,10 +89,12 @@ def _values(entry: NewEntry, now: float) -> tuple[object, ...]:
         entry.payment_intent,
         entry.amount,
         entry.currency,
-        entry.occurred_at,
-        now,
+        hour(entry.occurred_at),
+        hour(now),
         entry.event_id,
         entry.note,
+        entry.mode,
+        entry.subscription,
     )
 
 
@@ -107,8 +122,8 @@ async def _notify_change(tx: Tx, campaigns: set[str]) -> None:
 
 _ENTRY_SQL = (
     "SELECT id, object_id, kind, variant, resolved_campaign AS campaign, campaign_ref, "
-    "payment_intent, amount, currency, occurred_at, recorded_at, event_id, note "
-    "FROM ledger_resolved"
+    "payment_intent, amount, currency, occurred_at, recorded_at, event_id, note, mode, "
+    "subscription FROM ledger_resolved"
 )
 
 
@@ -127,6 +142,8 @@ def _entry(r: Row) -> Entry:
         recorded_at=r["recorded_at"],
         event_id=r["event_id"],
         note=r["note"],
+        mode=r["mode"],
+        subscription=r["subscription"],
     )
 
 
@@ -140,29 +157,55 @@ async def all_entries(db: Executor) -> list[Entry]:
     return [_entry(r) for r in await db.fetch_all(_ENTRY_SQL + " ORDER BY id")]
 
 
-_TOTALS_SQL = (
-    "SELECT campaign, currency, COALESCE(SUM(net), 0) AS net, "
-    "COALESCE(SUM(donations), 0) AS donations FROM ledger_net"
-)
+ALL_MODES = ("", "test", "live")
 
 
-async def totals(db: Executor) -> list[TotalRow]:
-    """Net total and donation count per campaign and currency (never mixed)."""
-    rows = await db.fetch_all(
-        _TOTALS_SQL + " GROUP BY campaign, currency ORDER BY campaign, currency"
+async def totals(db: Executor, modes: Sequence[str] = ALL_MODES) -> list[TotalRow]:
+    """Net total and donation count per campaign and currency (never mixed), counting
+    entries of `modes` only ("" is an offline gift, kept whatever the key's mode)."""
+    nets = await db.fetch_all(
+        f"SELECT campaign, currency, COALESCE(SUM(net), 0) AS net FROM ledger_net "  # noqa: S608
+        f"WHERE mode IN ({marks(modes)}) GROUP BY campaign, currency",
+        tuple(modes),
     )
-    return [
-        TotalRow(str(r["campaign"]), str(r["currency"]), int(r["net"]), int(r["donations"]))
-        for r in rows
-    ]
+    counts = await db.fetch_all(_COUNT_SQL.format(modes=marks(modes)), tuple(modes))
+    found: dict[tuple[str, str], list[int]] = {}
+    for r in nets:
+        found[(str(r["campaign"]), str(r["currency"]))] = [int(r["net"]), 0]
+    for r in counts:
+        found.setdefault((str(r["campaign"]), str(r["currency"])), [0, 0])[1] = int(r["n"])
+    return [TotalRow(c, cur, net, n) for (c, cur), (net, n) in sorted(found.items())]
+
+
+# The PaymentIntents a payment was paid through: its own, or a monthly invoice's.
+_INTENTS_OF_P = (
+    "(p.payment_intent, (SELECT l.payment_intent FROM ledger_entries l "
+    "WHERE l.kind = 'invoice_payment' AND l.object_id = p.object_id))"
+)
+# Donations: payments not fully refunded, and offline gifts not cancelled.
+_COUNT_SQL = f"""
+SELECT p.resolved_campaign AS campaign, p.currency AS currency, COUNT(*) AS n
+FROM ledger_resolved p
+WHERE p.mode IN ({{modes}})
+  AND ((p.kind = 'gift' AND NOT EXISTS (
+            SELECT 1 FROM ledger_entries v
+            WHERE v.kind = 'gift_void' AND v.object_id = p.object_id))
+       OR (p.kind = 'payment' AND COALESCE((
+            SELECT MAX(r.amount) FROM ledger_entries r
+            WHERE r.kind = 'refund' AND r.payment_intent IN {_INTENTS_OF_P}), 0) < p.amount))
+GROUP BY p.resolved_campaign, p.currency
+"""  # noqa: S608 - constant SQL
 
 
 # The `ledger_net` view summed for one campaign and currency, with both filters applied
 # while scanning instead of after resolving every entry's campaign: the same sum, in under
 # half the time (it still reads the whole ledger). Keep it equal to the view.
 _RESOLVE = (
-    "(SELECT MIN(p.campaign) FROM ledger_entries p "
-    "WHERE p.kind = 'payment' AND p.payment_intent = e.payment_intent)"
+    "COALESCE((SELECT MIN(p.campaign) FROM ledger_entries p "
+    "WHERE p.kind = 'payment' AND p.payment_intent = e.payment_intent), "
+    "(SELECT MIN(p.campaign) FROM ledger_entries l JOIN ledger_entries p "
+    "ON p.kind = 'payment' AND p.object_id = l.object_id "
+    "WHERE l.kind = 'invoice_payment' AND l.payment_intent = e.payment_intent))"
 )
 _CAMPAIGN_NET_SQL = f"""
 SELECT COALESCE(SUM(net), 0) AS net FROM (
@@ -172,23 +215,87 @@ SELECT COALESCE(SUM(net), 0) AS net FROM (
                        WHEN 'dispute_withdrawn' THEN -e.amount
                        WHEN 'dispute_reinstated' THEN e.amount END AS net
     FROM ledger_entries e
-    WHERE e.currency = ?
+    WHERE e.currency = ? AND e.mode IN ({{modes}})
       AND e.kind IN ('payment', 'gift', 'gift_void', 'dispute_withdrawn', 'dispute_reinstated')
       AND (e.campaign = ?
            OR (e.campaign IS NULL AND COALESCE({_RESOLVE}, 'unassigned') = ?))
     UNION ALL
     SELECT -MAX(e.amount) FROM ledger_entries e
-    WHERE e.kind = 'refund' AND e.currency = ?
+    WHERE e.kind = 'refund' AND e.currency = ? AND e.mode IN ({{modes}})
     GROUP BY e.object_id
     HAVING MIN(COALESCE(e.campaign, {_RESOLVE}, 'unassigned')) = ?
 ) AS signed"""  # noqa: S608 - constant SQL (the alias: PostgreSQL names every subquery)
 
 
-async def campaign_net(db: Executor, campaign: str, currency: str) -> int:
-    """One campaign's net total in one currency; usable inside a transaction."""
+async def campaign_net(
+    db: Executor, campaign: str, currency: str, modes: Sequence[str] = ALL_MODES
+) -> int:
+    """One campaign's net total in one currency, counting entries of `modes`; usable
+    inside a transaction."""
+    m = tuple(modes)
     # The placeholders in the order they appear in _CAMPAIGN_NET_SQL.
-    row = await db.fetch_one(_CAMPAIGN_NET_SQL, (currency, campaign, campaign, currency, campaign))
+    params = (currency, *m, campaign, campaign, currency, *m, campaign)
+    row = await db.fetch_one(_CAMPAIGN_NET_SQL.format(modes=marks(m)), params)
     return int(row["net"]) if row else 0
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyRow:
+    campaign: str
+    currency: str
+    supporters: int
+    amount: int  # a month's total: each running subscription's latest payment
+
+
+_MONTHLY_SQL = """
+SELECT campaign, currency, COUNT(*) AS supporters, SUM(amount) AS amount FROM (
+    SELECT p.resolved_campaign AS campaign, p.currency AS currency, p.amount AS amount
+    FROM ledger_resolved p
+    WHERE p.kind = 'payment' AND p.subscription IS NOT NULL AND p.mode IN ({modes})
+      AND p.id = (SELECT MAX(q.id) FROM ledger_entries q
+                  WHERE q.kind = 'payment' AND q.subscription = p.subscription)
+      AND NOT EXISTS (SELECT 1 FROM ledger_entries x
+                      WHERE x.kind = 'subscription_ended' AND x.object_id = p.subscription)
+)
+GROUP BY campaign, currency ORDER BY campaign, currency
+"""
+
+
+async def monthly(db: Executor, modes: Sequence[str] = ALL_MODES) -> list[MonthlyRow]:
+    """Running monthly gifts per campaign and currency: how many, and a month's amount."""
+    rows = await db.fetch_all(_MONTHLY_SQL.format(modes=marks(modes)), tuple(modes))
+    return [
+        MonthlyRow(str(r["campaign"]), str(r["currency"]), int(r["supporters"]), int(r["amount"]))
+        for r in rows
+    ]
+
+
+async def counted_intent(db: Executor, payment_intent: str) -> bool:
+    """Whether a payment the ledger counts was paid through this PaymentIntent."""
+    row = await db.fetch_one(
+        "SELECT 1 AS found FROM ledger_entries WHERE payment_intent = ? "
+        "AND kind IN ('payment', 'invoice_payment') LIMIT 1",
+        (payment_intent,),
+    )
+    return row is not None
+
+
+async def has_entry(db: Executor, object_id: str, kind: str) -> bool:
+    """Whether the ledger holds an entry of `kind` about `object_id` (any variant)."""
+    row = await db.fetch_one(
+        "SELECT 1 AS found FROM ledger_entries WHERE object_id = ? AND kind = ? LIMIT 1",
+        (object_id, kind),
+    )
+    return row is not None
+
+
+async def subscription_counted(db: Executor, subscription: str) -> bool:
+    """Whether the ledger counts a payment of this subscription (so it is one of ours)."""
+    row = await db.fetch_one(
+        "SELECT 1 AS found FROM ledger_entries WHERE subscription = ? AND kind = 'payment' LIMIT 1",
+        (subscription,),
+    )
+    return row is not None
 
 
 async def awaiting_payment(db: Executor, payment_intents: Sequence[str]) -> bool:
@@ -220,7 +327,7 @@ async def record_milestones(
     """Mark thresholds passed, inside the transaction that queued their announcement."""
     await tx.executemany(
         "INSERT INTO milestones (campaign, threshold, reached_at, item_id) VALUES (?, ?, ?, ?)",
-        [(campaign, t, now, item_id) for t in thresholds],
+        [(campaign, t, hour(now), item_id) for t in thresholds],
     )
 
 
@@ -239,6 +346,7 @@ class ThankLink:
     platform: str
     chat_id: str
     chat_kind: str
+    language: str = ""  # the donor's language when they asked ("": the bot's default)
 
 
 async def thank_token(
@@ -255,8 +363,17 @@ async def thank_token(
         await tx.execute("DELETE FROM thank_links WHERE created_at < ?", (expire_before,))
         await tx.execute(
             "INSERT INTO thank_links (token, request_key, platform, chat_id, chat_kind, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (request_key) DO NOTHING",
-            (new_token, request_key, link.platform, link.chat_id, link.chat_kind, now),
+            "language, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (request_key) DO NOTHING",
+            (
+                new_token,
+                request_key,
+                link.platform,
+                link.chat_id,
+                link.chat_kind,
+                link.language,
+                hour(now),
+            ),
         )
         row = await tx.fetch_one(
             "SELECT token FROM thank_links WHERE request_key = ?", (request_key,)
@@ -268,12 +385,15 @@ async def thank_token(
 async def take_thank_link(tx: Tx, token: str) -> ThankLink | None:
     """Remove and return the chat a token points to; call inside a transaction."""
     row = await tx.fetch_one(
-        "SELECT platform, chat_id, chat_kind FROM thank_links WHERE token = ?", (token,)
+        "SELECT platform, chat_id, chat_kind, language FROM thank_links WHERE token = ?",
+        (token,),
     )
     if row is None:
         return None
     await tx.execute("DELETE FROM thank_links WHERE token = ?", (token,))
-    return ThankLink(str(row["platform"]), str(row["chat_id"]), str(row["chat_kind"]))
+    return ThankLink(
+        str(row["platform"]), str(row["chat_id"]), str(row["chat_kind"]), str(row["language"])
+    )
 
 
 async def thank_link_count(db: Executor) -> int:

@@ -159,7 +159,7 @@ async def test_progress_shows_total_bar_count_and_days_left(one: Harness) -> Non
     text = render_plain(reply)
     assert (
         "Support Russian anti-war protesters — $12,340 of $20,000 (62%) ▓▓▓▓▓▓░░░░"
-        " · 3 donations · 9 days left"
+        " · 2 donations · 9 days left"  # the EUR gift is listed apart, not counted here
     ) in text
     assert "Also received: €200" in text
     assert reply.image_png is not None

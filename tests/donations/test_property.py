@@ -60,13 +60,45 @@ def payment_story(draw: st.DrawFn, n: int) -> list[dict[str, Any]]:
     return events
 
 
+def _paid_intent(e: dict[str, Any]) -> str | None:
+    obj = e["data"]["object"]
+    if e["type"] == "checkout.session.async_payment_succeeded" or (
+        e["type"] == "checkout.session.completed" and obj["payment_status"] == "paid"
+    ):
+        return str(obj["payment_intent"])
+    return None
+
+
+def _disputes_after_payment(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A dispute is opened on a settled payment, days after it: whatever the order of
+    deliveries, it comes after its payment's paying event (the ledger counts a dispute
+    only about a payment it counts, and a dispute carries no metadata of its own)."""
+    out: list[dict[str, Any]] = []
+    paid: set[str] = set()
+    waiting: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        if (
+            e["type"].startswith("charge.dispute.")
+            and e["data"]["object"]["payment_intent"] not in paid
+        ):
+            waiting.setdefault(e["data"]["object"]["payment_intent"], []).append(e)
+            continue
+        out.append(e)
+        intent = _paid_intent(e)
+        if intent is not None:
+            paid.add(intent)
+            out += waiting.pop(intent, [])
+    return out
+
+
 @st.composite
 def event_streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(the stream once, in order; the same events each 1-3 times, shuffled)."""
+    """(the stream once, in order; the same events each 1-3 times, shuffled, disputes
+    after their payment)."""
     count = draw(st.integers(min_value=1, max_value=6))
     in_order = [e for n in range(count) for e in draw(payment_story(n))]
     repeated = [e for e in in_order for _ in range(draw(st.integers(1, 3)))]
-    return in_order, draw(st.permutations(repeated))
+    return in_order, _disputes_after_payment(draw(st.permutations(repeated)))
 
 
 async def _totals(folder: Path, events: list[dict[str, Any]]) -> dict[str, dict[str, Totals]]:

@@ -105,9 +105,10 @@ def session_object(
     payment_intent: str | None = None,
     paid: bool = True,
     thank_token: str | None = None,
-    source: str | None = None,
+    source: str | None = "outreach-bot",
 ) -> dict[str, Any]:
-    """A completed Checkout Session for a donation (metadata as the bot sets it)."""
+    """A completed Checkout Session for a donation (metadata as the bot sets it, with its
+    `source` marker; `source=None` for a payment the bot did not make)."""
     metadata = {} if campaign is None else {"campaign": campaign, "earmark": f"for {campaign}"}
     if source is not None:
         metadata["source"] = source
@@ -147,8 +148,16 @@ def async_failed(session_id: str, amount: int, currency: str = "usd", **kw: Any)
 
 
 def charge_refunded(
-    charge_id: str, payment_intent: str, amount: int, refunded: int, currency: str = "usd"
+    charge_id: str,
+    payment_intent: str,
+    amount: int,
+    refunded: int,
+    currency: str = "usd",
+    *,
+    metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """A refund of a charge; by default of one of the bot's one-off payments, whose charge
+    carries the PaymentIntent's metadata (marker included), as Stripe copies it."""
     obj = charge(
         id=charge_id,
         amount=amount,
@@ -157,7 +166,7 @@ def charge_refunded(
         refunded=refunded >= amount,
         currency=currency,
         payment_intent=payment_intent,
-        metadata={},
+        metadata={"source": "outreach-bot"} if metadata is None else metadata,
     )
     return event("charge.refunded", obj)
 
