@@ -37,6 +37,7 @@ from tests.fakes.stripe_fixtures import (
     dispute_event,
     event,
     invoice_object,
+    invoice_payment,
     resource,
     session_object,
     sign,
@@ -112,6 +113,8 @@ class FakeStripe:
     payment_intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     charges: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)  # newest first, as Stripe lists
+    # Events whose webhook delivery failed (listed with `delivery_success=false`).
+    undelivered: set[str] = field(default_factory=set)
     failures: list[ParamError] = field(default_factory=list)
     base_url: str = ""
     clock: Callable[[], float] = time.time
@@ -143,6 +146,18 @@ class FakeStripe:
         """Publish an event in the list (it becomes the newest)."""
         self.events.insert(0, event)
         return event
+
+    def fail_delivery(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Stripe could not deliver `event` to the webhook endpoint."""
+        self.undelivered.add(event["id"])
+        return event
+
+    def refund(self, charge_id: str, amount: int | None = None) -> dict[str, Any]:
+        """Refund (part of) a charge from the dashboard; returns `charge.refunded`."""
+        paid = self.charges[charge_id]
+        refunded = paid["amount_refunded"] + (paid["amount"] if amount is None else amount)
+        paid.update(amount_refunded=refunded, refunded=refunded >= paid["amount"])
+        return self._publish("charge.refunded", paid)
 
     def posts(self, path: str) -> list[Call]:
         return [c for c in self.calls if c.method == "POST" and c.path == path]
@@ -198,15 +213,20 @@ class FakeStripe:
         return self._publish("customer.subscription.deleted", _public(sub))
 
     def _pay(self, session: dict[str, Any], asked: dict[str, Any], total: int) -> None:
-        live = session["livemode"]
         metadata = (asked.get("payment_intent_data") or {}).get("metadata", {})
+        intent_id = self._charge(session["livemode"], session["currency"], total, metadata)
+        session["payment_intent"] = intent_id
+
+    def _charge(self, live: bool, currency: str, total: int, metadata: dict[str, Any]) -> str:
+        """A succeeded PaymentIntent and its charge (Stripe copies the intent's metadata
+        onto the charge); publishes their events and returns the intent's id."""
         intent_id, charge_id = self.new_id("pi", live), self.new_id("ch", live)
         intent = resource(
             "payment_intent",
             id=intent_id,
             amount=total,
             amount_received=total,
-            currency=session["currency"],
+            currency=currency,
             metadata=metadata,
             status="succeeded",
             latest_charge=charge_id,
@@ -220,15 +240,15 @@ class FakeStripe:
             id=charge_id,
             amount=total,
             amount_captured=total,
-            currency=session["currency"],
+            currency=currency,
             metadata=metadata,
             payment_intent=intent_id,
             livemode=live,
         )
         self.payment_intents[intent_id], self.charges[charge_id] = intent, paid
-        session["payment_intent"] = intent_id
         self._publish("charge.succeeded", paid)
         self._publish("payment_intent.succeeded", intent)
+        return intent_id
 
     def _start_subscription(
         self, session: dict[str, Any], asked: dict[str, Any], total: int
@@ -268,7 +288,11 @@ class FakeStripe:
         invoice["customer"] = sub["customer"]
         self.invoices[invoice["id"]] = invoice
         sub["latest_invoice"] = invoice["id"]
-        return self._publish("invoice.paid", invoice)
+        # A subscription's payment carries no metadata of its own (as at Stripe).
+        intent_id = self._charge(live, sub["currency"], amount, {})
+        paid = self._publish("invoice.paid", invoice)
+        self._publish("invoice_payment.paid", invoice_payment(invoice, intent_id))
+        return paid
 
     # --- requests -----------------------------------------------------------------------
 
@@ -416,6 +440,9 @@ def _list_events(state: FakeStripe, q: dict[str, Any], live: bool) -> web.Respon
     types = q.get("types") or ([q["type"]] if "type" in q else [])
     mine = [e for e in state.events if e["livemode"] == live]
     events = [e for e in mine if not types or e["type"] in types]
+    if "delivery_success" in q:
+        failed = q["delivery_success"] == "false"
+        events = [e for e in events if (e["id"] in state.undelivered) == failed]
     ids = [e["id"] for e in events]
     limit = int(q.get("limit", 10))
     cursor = q.get("starting_after") or q.get("ending_before")

@@ -253,6 +253,26 @@ def invoice_object(
     )
 
 
+def invoice_payment(invoice: dict[str, Any], payment_intent: str) -> dict[str, Any]:
+    """The `invoice_payment` object of a paid invoice: what ties the invoice to the
+    PaymentIntent a later refund or dispute names (the invoice itself no longer says)."""
+    now = int(time.time())
+    return {
+        "id": "inpay_" + invoice["id"].removeprefix("in_"),
+        "object": "invoice_payment",
+        "amount_paid": invoice["amount_paid"],
+        "amount_requested": invoice["amount_due"],
+        "created": now,
+        "currency": invoice["currency"],
+        "invoice": invoice["id"],
+        "is_default": True,
+        "livemode": invoice["livemode"],
+        "payment": {"type": "payment_intent", "payment_intent": payment_intent},
+        "status": "paid",
+        "status_transitions": {"canceled_at": None, "paid_at": now},
+    }
+
+
 def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
     """The `Stripe-Signature` header Stripe would send for `payload`."""
     header: str = stripe.WebhookSignature.generate_signature_header(
