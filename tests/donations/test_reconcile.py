@@ -100,3 +100,33 @@ async def test_the_poller_job_runs_until_stopped_and_survives_errors(
     finally:
         stop.set()
         await asyncio.wait_for(task, 5)
+
+
+async def test_webhook_mode_keeps_an_hourly_catch_up_of_failed_deliveries(
+    tmp_path: Path, db: Database, fake_stripe: FakeStripe
+) -> None:
+    env = {"STRIPE_SECRET_KEY": "sk_test_fake_key_for_tests", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+    config = donation_config(
+        tmp_path, [RUSSIA], provider="stripe", stripe={"api_base": fake_stripe.base_url}
+    )
+    h = make_harness(config, db, environ=env)
+    try:
+        assert h.donations.webhook is not None
+        assert len(h.donations.jobs()) == 2  # the webhook server and the catch-up pass
+        r = h.donations.reconciler
+        assert r is not None
+        assert r.interval == 3600
+        fake_stripe.add_event(checkout_completed("cs_delivered", 1000))
+        fake_stripe.fail_delivery(fake_stripe.add_event(checkout_completed("cs_lost", 2500)))
+        result = await r.pass_once()
+        assert (result.events, result.new_entries) == (1, 1)
+        assert await h.raised("russia") == 2500  # the delivered one came by webhook
+        (listed,) = [c for c in fake_stripe.calls if c.path == "/v1/events"]
+        assert listed.params["delivery_success"] == "false"
+    finally:
+        await h.donations.aclose()
+
+
+def test_the_catch_up_interval_is_configurable(tmp_path: Path) -> None:
+    config = donation_config(tmp_path, [RUSSIA], stripe={"catch_up": "15m"})
+    assert config.stripe.catch_up == 900

@@ -155,7 +155,7 @@ def test_verify_signature_uses_stripes_check_and_refuses_the_future() -> None:
 async def test_the_webhook_job_serves_until_stopped(tmp_path: Path, db: Database) -> None:
     config = donation_config(tmp_path, [RUSSIA], provider="stripe", environ=ENV)
     harness = make_harness(config, db, environ=ENV)
-    job, catch_up = harness.donations.jobs()  # the server, and the hourly catch-up pass
+    job, _catch_up = harness.donations.jobs()  # the server, and the hourly catch-up pass
     server = harness.donations.webhook
     assert server is not None
     stop = asyncio.Event()
