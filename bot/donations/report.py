@@ -24,8 +24,8 @@ async def progress_json(ledger: Ledger) -> dict[str, Any]:
     `mode` is the Stripe key's ("test" or "live"; null without Stripe): only payments of
     that mode (and offline gifts) are counted. Amounts are minor units. `raised` is the
     net in the campaign's currency (paid, minus refunds and lost disputes, plus offline
-    gifts); `by_currency` the net in every currency the campaign received. Money no campaign claims is under
-    "unassigned".
+    gifts); `by_currency` the net in every currency the campaign received. Money no
+    campaign claims is under "unassigned".
     """
     totals = await ledger.totals()
     monthly = await ledger.monthly()
