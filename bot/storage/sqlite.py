@@ -87,6 +87,9 @@ class SqliteDatabase:
         # FULL: a committed ledger row or outbox state survives power loss.
         await conn.execute("PRAGMA synchronous=FULL")
         await conn.execute("PRAGMA foreign_keys=ON")
+        # Deleted content is overwritten with zeros, so a forgotten thank-you link (a donor's
+        # chat) does not linger in the file's free pages for a seized copy to read back.
+        await conn.execute("PRAGMA secure_delete=ON")
         await conn.execute("PRAGMA busy_timeout=5000")
         return cls(conn, path)
 
