@@ -64,7 +64,9 @@ def amount_buttons(
         any_amount = Button(lang.gettext("Any amount"), command=f"/donate {campaign.id} any")
         rows += ((any_amount,),)
     if monthly:
-        rows += ((Button(lang.gettext("Monthly"), command=f"/donate {campaign.id} monthly"),),)
+        # Translators: the button beside the one-off amounts that opens the monthly ones.
+        monthly_button = Button(lang.gettext("Monthly"), command=f"/donate {campaign.id} monthly")
+        rows += ((monthly_button,),)
     return rows
 
 

@@ -86,5 +86,6 @@ def monthly_link_post(
     ]
     if portal_url:
         blocks.append(para(portal_sentence(lang, portal_url)))
+    # Translators: the payment button of a monthly gift; {amount} is "$10 a month".
     pay = lang.gettext("Give {amount}", amount=what)
     return Post(blocks=tuple(blocks), buttons=((Button(pay, url=url),),))

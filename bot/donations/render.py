@@ -61,16 +61,21 @@ def page_block(public_url: str | None, campaign: Campaign, lang: Lang) -> list[B
     return [para(lang.gettext("Campaign page:"), " ", link(url, url))] if url else []
 
 
-def monthly_line(lang: Lang, p: Progress) -> str:
-    """ "12 monthly supporters (≈ $180 a month)", or "" when none."""
-    if not p.monthly_supporters:
+def monthly_text(lang: Lang, supporters: int, amount: int, currency: str) -> str:
+    """ "12 monthly supporters (≈ $180 a month)", or "" when none (chat and web pages)."""
+    if not supporters:
         return ""
     return lang.ngettext(
         "{n} monthly supporter (≈ {amount} a month)",
         "{n} monthly supporters (≈ {amount} a month)",
-        p.monthly_supporters,
-        amount=lang.money(p.monthly_amount, p.campaign.currency),
+        supporters,
+        amount=lang.money(amount, currency),
     )
+
+
+def monthly_line(lang: Lang, p: Progress) -> str:
+    """A campaign's running monthly gifts in its own currency, or "" when none."""
+    return monthly_text(lang, p.monthly_supporters, p.monthly_amount, p.campaign.currency)
 
 
 def progress_post(

@@ -11,17 +11,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.donations.campaigns import Campaign, Totals
+from bot.storage.ledger import MonthlyRow
 from bot.web.views import CampaignView
 
 ReadTotals = Callable[[], Awaitable[dict[str, dict[str, Totals]]]]
+ReadMonthly = Callable[[], Awaitable[dict[str, dict[str, MonthlyRow]]]]
 MAX_RENDERED = 1024  # rendered bodies kept at most (campaigns x kinds x languages)
 
 
 class FiguresCache:
     """Each campaign's current view, and bodies rendered from it, until the ledger changes."""
 
-    def __init__(self, read_totals: ReadTotals) -> None:
+    def __init__(self, read_totals: ReadTotals, read_monthly: ReadMonthly) -> None:
         self._read_totals = read_totals
+        self._read_monthly = read_monthly
         self._views: dict[str, CampaignView] = {}
         self._rendered: dict[tuple[str, ...], tuple[bytes, str]] = {}
         self._generation = 0
@@ -43,7 +46,8 @@ class FiguresCache:
             return cached
         generation = self._generation
         totals = await self._read_totals()
-        view = CampaignView.of(campaign, totals.get(campaign.id, {}))
+        monthly = (await self._read_monthly()).get(campaign.id, {}).get(campaign.currency)
+        view = CampaignView.of(campaign, totals.get(campaign.id, {}), monthly)
         if generation == self._generation:
             self._views[campaign.id] = view
         return view

@@ -1,8 +1,9 @@
 """Live campaign figures for Server-Sent Events: the ledger's changes, fanned out to clients.
 
 The ledger tells `LiveHub.changed` which campaigns moved (in its own task, after a
-commit); the hub's own task reads the new totals once and puts one event in each
-listening client's queue. Queues are bounded: a client that does not keep up is
+commit); the hub's own task reads each moved campaign's figures once (through the
+figures cache, which heard of the change first) and puts one event in each listening
+client's queue. Queues are bounded: a client that does not keep up is
 dropped (its stream ends and the hub forgets it), so no client can hold up the
 ledger or grow the bot's memory. Changes that arrive while the hub is reading are
 merged into the next read.
@@ -16,14 +17,14 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from bot.donations.campaigns import Campaign, Totals
+from bot.donations.campaigns import Campaign
 from bot.web.views import CampaignView
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 16  # events a client may fall behind before it is dropped
 
-ReadTotals = Callable[[], Awaitable[dict[str, dict[str, Totals]]]]
+ReadView = Callable[[Campaign], Awaitable[CampaignView]]
 
 
 @dataclass(eq=False, slots=True)
@@ -44,9 +45,9 @@ def sse_event(data: str, event: str = "progress") -> bytes:
 class LiveHub:
     """Who listens to which campaign, and the task that tells them when it changes."""
 
-    def __init__(self, campaigns: Iterable[Campaign], read_totals: ReadTotals) -> None:
+    def __init__(self, campaigns: Iterable[Campaign], read_view: ReadView) -> None:
         self._campaigns = {c.id: c for c in campaigns}
-        self._read_totals = read_totals
+        self._read_view = read_view
         self._listeners: dict[str, set[Listener]] = {}
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
@@ -91,14 +92,10 @@ class LiveHub:
             stopping.cancel()
 
     async def tell(self) -> None:
-        """Read the totals once and queue an event for every listener of a changed campaign."""
+        """Read each changed campaign's figures once and queue an event for its listeners."""
         wanted, self._pending = self._pending & set(self._listeners), set()
-        if not wanted:
-            return
-        totals = await self._read_totals()
         for campaign_id in sorted(wanted):
-            view = CampaignView.of(self._campaigns[campaign_id], totals.get(campaign_id, {}))
-            self.fan_out(view)
+            self.fan_out(await self._read_view(self._campaigns[campaign_id]))
 
     def fan_out(self, view: CampaignView) -> None:
         """Queue `view` for each of its listeners (one rendering per language)."""

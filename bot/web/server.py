@@ -174,9 +174,9 @@ def build_web(
         return None
     site = None
     if settings.pages and donations is not None:
-        figures = FiguresCache(donations.ledger.totals)
+        figures = FiguresCache(donations.ledger.totals, donations.ledger.monthly)
         donations.changes.subscribe(figures.changed)  # first: live updates read fresh figures
-        hub = LiveHub(donations.campaigns.values(), donations.ledger.totals)
+        hub = LiveHub(donations.campaigns.values(), figures.view)
         donations.changes.subscribe(hub.changed)
         limiter = ClientRateLimit(settings.donate_per_minute)
         site = Site(donations, settings, hub, limiter, figures, archive, clock)

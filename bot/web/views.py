@@ -7,7 +7,9 @@ from datetime import date
 from typing import Any
 
 from bot.donations.campaigns import Campaign, Totals, percent_shown
+from bot.donations.render import monthly_text
 from bot.donations.report import campaign_json
+from bot.storage.ledger import MonthlyRow
 from bot.web.lang import reader
 
 
@@ -19,8 +21,11 @@ class CampaignView:
     figures: dict[str, Any]
 
     @classmethod
-    def of(cls, campaign: Campaign, totals: dict[str, Totals]) -> CampaignView:
-        return cls(campaign, campaign_json(campaign, totals))
+    def of(
+        cls, campaign: Campaign, totals: dict[str, Totals], monthly: MonthlyRow | None = None
+    ) -> CampaignView:
+        """From the campaign's totals per currency and its running monthly gifts."""
+        return cls(campaign, campaign_json(campaign, totals, monthly))
 
     @property
     def raised(self) -> int:
@@ -29,6 +34,10 @@ class CampaignView:
     @property
     def donations(self) -> int:
         return int(self.figures["donations"])
+
+    @property
+    def monthly_supporters(self) -> int:
+        return int(self.figures["monthly_supporters"])
 
     @property
     def percent(self) -> int:
@@ -62,6 +71,10 @@ class CampaignView:
             # Translators: the progress of a campaign's bar: "$12,340 of $20,000".
             "summary": words.gettext("{raised} of {goal}", raised=raised, goal=goal),
             "donations": words.donations(self.donations),
+            # "12 monthly supporters (≈ $180 a month)", or "" while there are none.
+            "monthly": monthly_text(
+                words, self.monthly_supporters, int(self.figures["monthly_amount"]), cur
+            ),
         }
 
     def event(self, lang: str) -> dict[str, Any]:

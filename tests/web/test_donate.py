@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.storage import Database
+from tests.donations.conftest import RUSSIA
 from tests.fakes.stripe_api import FakeStripe
 from tests.web.conftest import Site, build, running, web_config
 
@@ -104,3 +105,65 @@ async def test_too_many_forms_from_one_client_get_429(tmp_path: Path, db: Databa
         assert "Too many requests" in await limited.text()
         # Reading pages is not limited.
         assert (await site.client.get("/campaigns/russia")).status == 200
+
+
+MONTHLY = {**RUSSIA, "monthly": True, "monthly_amounts": [5, 10, 25]}
+
+
+async def test_the_monthly_form_opens_a_stripe_subscription_and_the_page_counts_it(
+    tmp_path: Path, db: Database, fake_stripe: FakeStripe
+) -> None:
+    config = web_config(tmp_path, [MONTHLY], stripe_base=fake_stripe.base_url)
+    async with running(build(config, db)) as site:
+        page = await (await site.client.get("/campaigns/russia")).text()
+        assert "Or give every month" in page
+        assert '<input type="hidden" name="monthly" value="1">' in page
+        assert "$10 a month" in page
+        response = await site.client.post(
+            "/campaigns/russia/donate",
+            data={"monthly": "1", "amount": "10"},
+            allow_redirects=False,
+        )
+        assert response.status == 303
+        (call,) = fake_stripe.posts(SESSIONS)
+        (session,) = fake_stripe.sessions.values()
+        assert response.headers["Location"] == session["url"]
+        assert call.params["mode"] == "subscription"
+        assert call.params["line_items"][0]["price_data"]["recurring"] == {"interval": "month"}
+        assert call.params["line_items"][0]["price_data"]["unit_amount"] == "1000"
+        assert call.params["subscription_data"]["metadata"]["source"] == "outreach-bot"
+        assert call.params["subscription_data"]["metadata"]["campaign"] == "russia"
+
+        fake_stripe.complete_session(session["id"])
+        for event in reversed(fake_stripe.events):
+            await site.donations.ledger.apply_event(event)
+        figures = await (await site.client.get("/campaigns/russia.json")).json()
+        assert (figures["monthly_supporters"], figures["monthly_amount"]) == (1, 1000)
+        page = await (await site.client.get("/campaigns/russia")).text()
+        assert '<p class="monthly" data-monthly>1 monthly supporter (≈ $10 a month)</p>' in page
+        ru = await (await site.client.get("/campaigns/russia?lang=ru")).text()
+        assert "1 регулярный донор (≈ 10\xa0$ в месяц)" in ru
+        listing = await (await site.client.get("/campaigns")).text()
+        assert "1 monthly supporter (≈ $10 a month)" in listing
+
+
+async def test_a_monthly_amount_not_offered_shows_the_error_in_the_monthly_form(
+    tmp_path: Path, db: Database, fake_stripe: FakeStripe
+) -> None:
+    config = web_config(tmp_path, [MONTHLY], stripe_base=fake_stripe.base_url)
+    async with running(build(config, db)) as site:
+        page = await (await site.client.get("/campaigns/russia")).text()
+        # No monthly gift yet: the line is there for live updates, but hidden.
+        assert '<p class="monthly" data-monthly hidden></p>' in page
+        response = await site.client.post(
+            "/campaigns/russia/donate?lang=es",
+            data={"monthly": "1", "amount": "7"},
+            allow_redirects=False,
+        )
+        assert response.status == 400
+        page = await response.text()
+        alert = 'role="alert">Elige uno de los importes mensuales.</p>'
+        assert alert in page
+        assert page.index('name="monthly"') < page.index('id="monthly-error"')
+        assert 'id="amount-error"' not in page
+        assert fake_stripe.posts(SESSIONS) == []

@@ -22,6 +22,11 @@
     put("[data-summary]", d.summary);
     put("[data-percent]", String(d.percent));
     put("[data-donations]", d.donations);
+    var monthly = block.querySelector("[data-monthly]");
+    if (monthly && typeof d.monthly === "string") {
+      monthly.textContent = d.monthly;
+      monthly.hidden = !d.monthly;
+    }
   }
 
   function poll(block) {
