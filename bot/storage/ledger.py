@@ -256,7 +256,7 @@ SELECT campaign, currency, COUNT(*) AS supporters, SUM(amount) AS amount FROM (
                   WHERE q.kind = 'payment' AND q.subscription = p.subscription)
       AND NOT EXISTS (SELECT 1 FROM ledger_entries x
                       WHERE x.kind = 'subscription_ended' AND x.object_id = p.subscription)
-)
+) AS running
 GROUP BY campaign, currency ORDER BY campaign, currency
 """
 
