@@ -27,7 +27,7 @@ from bot.donations.campaigns import UNASSIGNED, Campaign, Progress, Totals, prog
 from bot.donations.campaigns import thresholds_reached as reached_for
 from bot.donations.render import milestone_post, thanks_post, unassigned_notice
 from bot.i18n import Lang, supported_languages
-from bot.outbox import Item, Outbox
+from bot.outbox import Outbox
 from bot.outbox.audience import Audience
 from bot.storage import Database, Tx
 from bot.storage import ledger as lq
@@ -390,11 +390,8 @@ class Ledger:
             self.campaigns.get(fact.campaign or ""),
             portal_url=self.portal_url if monthly else "",
         )
-        if link.language in supported_languages():
-            post = thanks(Lang.of(link.language))
-            await self.outbox.enqueue(tx, Item("thanks", post), [target])
-        else:
-            await self.audience.enqueue_localized(tx, "thanks", thanks, [target])
+        asked_in = Lang.of(link.language) if link.language in supported_languages() else None
+        await self.audience.enqueue_localized(tx, "thanks", thanks, [target], lang=asked_in)
 
     async def _thank_only(self, fact: ev.Fact) -> None:
         """A monthly gift began (its money comes with its invoices): only the thank-you."""

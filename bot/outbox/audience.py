@@ -77,12 +77,23 @@ class Audience:
         return self.subscribers_among(await self.subscriber_pool(), topics)
 
     async def enqueue_localized(
-        self, tx: Tx, kind: str, render: Localized, targets: list[q.Target], ref: str | None = None
+        self,
+        tx: Tx,
+        kind: str,
+        render: Localized,
+        targets: list[q.Target],
+        ref: str | None = None,
+        *,
+        lang: Lang | None = None,
     ) -> list[int]:
-        """In `tx`, an item per language the targets read (`render(lang)`), a row per target."""
+        """In `tx`, an item per language the targets read (`render(lang)`), a row per target.
+
+        With `lang`, every target reads that language (a thank-you, in the language its
+        donor asked in)."""
         item_ids = []
-        for lang, group in await self.people.by_language(targets, tx):
-            post = replace(render(lang), lang=lang.code)
+        groups = [(lang, targets)] if lang else await self.people.by_language(targets, tx)
+        for reader, group in groups:
+            post = replace(render(reader), lang=reader.code)
             item_id = await self.outbox.enqueue(tx, Item(kind, post, ref), group)
             if item_id is not None:
                 item_ids.append(item_id)
