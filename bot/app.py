@@ -24,15 +24,19 @@ from bot.adapters.console import ConsoleAdapter
 from bot.adapters.matrix import MatrixAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.announcements import Announcements
+from bot.appeals.matching import CampaignMatcher, CampaignRule
+from bot.appeals.sending import AppealingAdapter, AppealResolver, AppealSettings
 from bot.archive import Archive
 from bot.audit import AuditLog
 from bot.chat import ChatAdapter
 from bot.chat.messenger import Messenger
 from bot.config import Config, FeedEntry
 from bot.context import Services
-from bot.donations import build_donations
+from bot.donations import Donations, build_donations
+from bot.donations.campaigns import Progress
 from bot.donations.changes import CampaignChanges
 from bot.feeds.poller import FeedPoller, FeedSettings
+from bot.feeds.websub import WebSub
 from bot.instances import Job
 from bot.lifecycle import App, StartupError, admin_targets, delivery_policy
 from bot.outbox import Outbox, WakeSignals
@@ -49,7 +53,9 @@ from bot.storage.state import DatabaseStateStore
 from bot.subscriptions import Subscriptions
 from bot.web import build_web
 from bot.web.health import Health
+from bot.web.websub import WebSubRoutes
 from handlers import all_commands
+from handlers.donations import amount_buttons
 
 __all__ = ["App", "ConsoleIO", "StartupError", "build_app", "offline_audience", "run_bot"]
 
@@ -90,6 +96,8 @@ def feed_settings(feed: FeedEntry) -> FeedSettings:
         topics=dict(feed.topics),
         allow_private=feed.allow_private,
         edit_on_update=feed.edit_on_update,
+        campaign=feed.campaign,
+        interval_with_push=feed.interval_with_push,
     )
 
 
@@ -191,6 +199,24 @@ def offline_audience(config: Config, db: Database) -> Audience:
     return build_audience(config, db, Outbox(db, WakeSignals()))
 
 
+def appeal_resolver(config: Config, donations: Donations) -> AppealResolver:
+    """How the Donate button under an article post is made for each chat when sent."""
+
+    async def progress(campaign: str) -> Progress | None:
+        rows = await donations.ledger.progress([campaign])
+        return rows[0] if rows else None
+
+    settings = AppealSettings(
+        campaigns=donations.campaigns,
+        amount_rows=amount_buttons,
+        progress=progress,
+        progress_on_posts=frozenset(c.id for c in config.campaigns if c.progress_on_posts),
+        donate_button=config.bot.donate_button,
+        public_url=config.web.public_url if config.web.pages else None,
+    )
+    return AppealResolver(settings)
+
+
 def build_workers(
     config: Config,
     db: Database,
@@ -199,13 +225,15 @@ def build_workers(
     audience: Audience,
     wake: WakeSignals,
     clock: Callable[[], float] = time.time,
+    appeals: AppealResolver | None = None,
 ) -> dict[str, DeliveryWorker]:
     """A delivery worker per adapter, paced by the platform's limits, woken by its signal
-    in `wake` (which the outbox sets after a commit)."""
+    in `wake` (which the outbox sets after a commit); with `appeals`, the articles' Donate
+    buttons are made for each chat as it is sent to."""
     return {
         platform: DeliveryWorker(
             db,
-            adapter,
+            AppealingAdapter(adapter, appeals) if appeals is not None else adapter,
             pacer_for(adapter),
             delivery_policy(platform, config),
             on_gone=audience.on_gone,
@@ -228,9 +256,16 @@ def build_services(
     environ: Mapping[str, str],
 ) -> Services:
     """The services handlers use, around the outbox, its audience and the direct sender."""
+    websub = None
+    if config.web.public_url:
+        websub = WebSub(
+            db, public_url=config.web.public_url, user_agent=USER_AGENT, clock=clock,
+            feeds={f.name: f.allow_private for f in config.feeds},
+        )  # fmt: skip
+    rules = [CampaignRule(c.id, tuple(c.match), c.active) for c in config.campaigns]
     poller = FeedPoller(
         db, audience, outbox, [feed_settings(f) for f in config.feeds], user_agent=USER_AGENT,
-        clock=clock,
+        clock=clock, appeals=CampaignMatcher(rules), push=websub,
     )  # fmt: skip
     feed_topics = {c.casefold(): t for f in config.feeds for c, t in f.topics.items()}
     topics = sorted(set(feed_topics.values()))
@@ -258,6 +293,7 @@ def build_services(
         people=audience.people,
         clock=clock,
         donations=donations,
+        websub=websub,
     )
 
 
@@ -287,17 +323,22 @@ def build_app(
     )  # fmt: skip
     outbox = Outbox(db, outbox_wake, clock=clock)
     audience = build_audience(config, db, outbox, clock)
-    workers = build_workers(config, db, adapters, audience=audience, wake=wake, clock=clock)
     services = build_services(
         config, db, outbox, audience, Messenger(adapters), clock=clock, environ=environ
+    )
+    appeals = appeal_resolver(config, services.donations) if services.donations else None
+    workers = build_workers(
+        config, db, adapters, audience=audience, wake=wake, clock=clock, appeals=appeals
     )
     router = CommandRouter(
         services, all_commands(services.donations), bot_names=AdapterNames(adapters)
     )
     coordination = None
+    # The hub's callbacks reach every instance's web server; renewals go with the feeds.
+    websub_jobs: list[Job] = [services.websub.run] if services.websub else []
     if notifier is not None and isinstance(db, PostgresDatabase):
         role_jobs: dict[str, list[Job]] = {
-            cluster.FEEDS: [services.poller.run],
+            cluster.FEEDS: [services.poller.run, *websub_jobs],
             cluster.ANNOUNCEMENTS: [services.announcements.run],
             cluster.RECONCILIATION: (
                 services.donations.jobs(serve_webhook=False) if services.donations else []
@@ -311,6 +352,7 @@ def build_app(
     web = build_web(
         config.web, services.donations, archive=services.archive, clock=clock,
         health=Health(db, config.instance_name(), _roles_of(coordination, adapters)),
+        websub=WebSubRoutes(services.websub, services.poller) if services.websub else None,
     )  # fmt: skip
     return App(config, services, router, adapters, workers, stop, web, coordination)
 

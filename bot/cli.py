@@ -23,6 +23,7 @@ from bot.demo.server import serve_sample_feed
 from bot.donations import Donations, ProviderError, build_donations
 from bot.donations.report import progress_json, progress_text, write_csv
 from bot.i18n import Lang, supported_languages
+from bot.links_cli import add_links_command, cmd_links
 from bot.logs import setup_logging
 from bot.ops_cli import add_ops_commands, cmd_copy_db, cmd_status
 from bot.storage import DatabaseTooNew, MigrationError, StorageUnavailable, open_storage
@@ -150,6 +151,7 @@ def _add_donation_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     _add_log_level(reconcile, "WARNING")
     add_admin_commands(sub)
     add_ops_commands(sub)
+    add_links_command(sub)
 
 
 def free_port() -> int:
@@ -334,6 +336,7 @@ COMMANDS = {
     "audit": cmd_audit,
     "copy-db": cmd_copy_db,
     "status": cmd_status,
+    "links": cmd_links,
 }
 
 

@@ -121,6 +121,9 @@ class BotSection(Section):
     commands_per_minute: int = Field(default=20, ge=1, le=1000)
     # Who has chosen nothing, and whose chat app tells nothing, reads this language.
     language: LanguageCode = DEFAULT_LANGUAGE
+    # Where the Donate button under a channel post leads: a private chat with the bot
+    # ("chat", a deep link) or the campaign's web page ("web", needs [web] public_url).
+    donate_button: Literal["chat", "web"] = "chat"
 
 
 class StorageSection(Section):
@@ -164,6 +167,8 @@ class TelegramSection(Section):
     webhook_url: HttpUrl | None = None
     webhook_listen: str = "127.0.0.1:8443"
     webhook_secret_env: str | None = None
+    # The bot's @username without the @, for `outreach-bot links` (else asked with getMe).
+    username: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 
     _check_token = field_validator("token_env")(_require_env_if_enabled)
 
@@ -234,6 +239,10 @@ class FeedEntry(Section):
     topics: dict[str, str] = {}
     allow_private: bool = False
     edit_on_update: bool = False
+    # Every article of this feed carries this campaign's Donate button.
+    campaign: Slug | None = None
+    # How often to poll as a safety net while the feed's WebSub hub pushes new articles.
+    interval_with_push: Annotated[Duration, Field(ge=60)] = 3600.0
 
 
 # What people read of a campaign can be translated; the earmark (the treasurer's key,
@@ -260,6 +269,10 @@ class CampaignEntry(Section):
     custom_amount: bool = True
     deadline: date | None = None
     active: bool = True
+    # Articles whose title or categories contain one of these (whole words, any case)
+    # carry this campaign's Donate button; `progress_on_posts` adds its figures.
+    match: list[Annotated[str, Field(min_length=1)]] = []
+    progress_on_posts: bool = False
     channels: list[str] = []
     provider: Literal["stripe", "static"] = "static"
     milestones: list[Annotated[int, Field(ge=1, le=1000)]] = [25, 50, 75, 100]
@@ -534,6 +547,21 @@ def _unpayable_amounts(cfg: Config) -> list[str]:
     return problems
 
 
+def _appeal_problems(cfg: Config) -> list[str]:
+    """Feeds naming an unknown campaign; web Donate buttons without a page to open."""
+    problems = []
+    campaigns = {c.id for c in cfg.campaigns}
+    for i, feed in enumerate(cfg.feeds):
+        if feed.campaign is not None and feed.campaign not in campaigns:
+            problems.append(f"feeds[{i}].campaign: no campaign with id {feed.campaign!r}")
+    if cfg.bot.donate_button == "web" and not (cfg.web.public_url and cfg.web.pages):
+        problems.append(
+            'bot.donate_button: "web" needs the campaign pages: set [web] public_url '
+            "(and leave [web] pages on)"
+        )
+    return problems
+
+
 def parse_config(
     data: dict[str, Any],
     *,
@@ -550,7 +578,7 @@ def parse_config(
         cfg = Config.model_validate(payload, context={"environ": environ})
     except ValidationError as exc:
         raise ConfigError(source, _structural_problems(exc)) from None
-    problems = _cross_reference_problems(cfg, environ)
+    problems = _cross_reference_problems(cfg, environ) + _appeal_problems(cfg)
     if problems:
         raise ConfigError(source, problems)
     return cfg

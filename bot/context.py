@@ -14,6 +14,7 @@ from bot.chat.messenger import Messenger
 from bot.config import Config
 from bot.donations import Donations
 from bot.feeds.poller import FeedPoller
+from bot.feeds.websub import WebSub
 from bot.i18n import Lang, Msg
 from bot.outbox import Outbox
 from bot.outbox.audience import Audience
@@ -55,6 +56,7 @@ class Services:
     people: People
     clock: Callable[[], float] = time.time
     donations: Donations | None = None
+    websub: WebSub | None = None  # with [web] public_url: feeds pushed by their hubs
 
 
 @dataclass(frozen=True, slots=True)

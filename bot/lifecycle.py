@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bot.chat import (
@@ -194,6 +195,8 @@ class App:
                 jobs += donations.jobs(serve_webhook=self.web is None)
         if self.web is not None:
             jobs.append(self.web.run)
+            if self.services.websub is not None:
+                jobs.append(partial(self.services.websub.run, ready=self.web.listening))
         return jobs
 
     async def run(self) -> None:

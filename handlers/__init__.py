@@ -5,7 +5,16 @@ from __future__ import annotations
 from bot.context import CommandSpec
 from bot.donations import Donations
 from bot.i18n import N_
-from handlers import announce, basic, feeds, language, privacy, reading, subscriptions
+from handlers import (
+    announce,
+    basic,
+    deeplinks,
+    feeds,
+    language,
+    privacy,
+    reading,
+    subscriptions,
+)
 from handlers.donations import DonationCommands
 
 
@@ -16,7 +25,7 @@ def all_commands(donations: Donations | None) -> tuple[CommandSpec, ...]:
     """
     S = CommandSpec
     specs = [
-        S("start", basic.start, N_("what this bot does")),
+        S("start", deeplinks.start, N_("what this bot does")),
         S("help", basic.help_, N_("list the commands")),
         S("subscribe", subscriptions.subscribe, N_("get articles privately"), N_("[topic ...]")),
         S("unsubscribe", subscriptions.unsubscribe, N_("stop articles"), N_("[topic|all]")),

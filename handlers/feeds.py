@@ -11,6 +11,7 @@ from bot.feeds.parse import NotAFeed
 from bot.feeds.render import render_article
 from bot.i18n import Lang
 from bot.storage.feeds import FeedRow
+from handlers.push_state import push_state
 
 
 def _when(ts: float | None, lang: Lang) -> str:
@@ -50,7 +51,13 @@ async def feeds_status(incoming: Incoming, ctx: Context) -> Reply:
         if row is None:
             blocks.append(para(bold(name), " — " + lang.gettext("not polled yet")))
             continue
-        blocks.append(para(bold(name), Span(_status_line(row, posted, lang))))
+        blocks.append(
+            para(
+                bold(name),
+                Span(_status_line(row, posted, lang)),
+                Span("; " + await push_state(ctx, name)),
+            )
+        )
     return Post(blocks=tuple(blocks))
 
 

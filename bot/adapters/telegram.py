@@ -30,6 +30,7 @@ from telegram.error import BadRequest, ChatMigrated, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot, TypeHandler
 
 from bot.adapters.telegram_calls import bot_command, edit_message, pin, send_payload
+from bot.adapters.telegram_links import deep_link_url
 from bot.adapters.telegram_map import (
     is_bad_image,
     seconds,
@@ -133,6 +134,10 @@ class TelegramAdapter:
     def username(self) -> str:
         """The bot's @username without the @ ("" until started)."""
         return self._username
+
+    def deep_link(self, payload: str) -> str | None:
+        """`https://t.me/<bot>?start=<payload>` (None until started: the name comes from getMe)."""
+        return deep_link_url(self._username, payload) if self._username else None
 
     def _secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self._token, self._webhook_secret) if s)

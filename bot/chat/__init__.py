@@ -4,6 +4,7 @@ from bot.chat.adapter import (
     ChatAdapter,
     CommandMenu,
     CommandSummary,
+    OffersDeepLinks,
     OnIncoming,
     PlatformLimits,
     PublishesCommands,
@@ -11,6 +12,7 @@ from bot.chat.adapter import (
 )
 from bot.chat.errors import ChatError, ChatGone, MaybeDelivered, RateLimited, Rejected, Transient
 from bot.chat.model import (
+    Appeal,
     Block,
     BulletList,
     Button,
@@ -34,6 +36,7 @@ from bot.chat.model import (
 )
 
 __all__ = [
+    "Appeal",
     "Block",
     "BulletList",
     "Button",
@@ -47,6 +50,7 @@ __all__ = [
     "Incoming",
     "IncomingKind",
     "MaybeDelivered",
+    "OffersDeepLinks",
     "OnIncoming",
     "Paragraph",
     "PlatformLimits",

@@ -104,3 +104,16 @@ class PublishesCommands(Protocol):
         """Publish each language's menus: the public one to everyone whose app is set to
         that language, and public + admin to the users in `admin_ids`."""
         ...
+
+
+@runtime_checkable
+class OffersDeepLinks(Protocol):
+    """An optional adapter capability: links that open a private chat with the bot.
+
+    Opening `deep_link("donate-russia")` starts a private chat in which the bot
+    receives `/start donate-russia`. Such platforms also have real buttons.
+    """
+
+    def deep_link(self, payload: str) -> str | None:
+        """The link for `payload` (1-64 of `A-Za-z0-9_-`); None until the bot knows its name."""
+        ...

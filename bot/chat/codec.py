@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.chat.model import Block, BulletList, Button, Paragraph, Post, Quote, Span
+from bot.chat.model import Appeal, Block, BulletList, Button, Paragraph, Post, Quote, Span
 
 
 def _span_out(s: Span) -> dict[str, Any]:
@@ -64,6 +64,8 @@ def post_to_json(post: Post) -> str:
         data["pin"] = 1
     if post.lang:
         data["lang"] = post.lang
+    if post.appeal:
+        data["appeal"] = {"campaign": post.appeal.campaign, "lang": post.appeal.lang}
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -79,4 +81,7 @@ def post_from_json(text: str) -> Post:
         link_preview=bool(data.get("preview")),
         pin=bool(data.get("pin")),
         lang=str(data.get("lang") or ""),
+        appeal=Appeal(appeal["campaign"], appeal["lang"])
+        if (appeal := data.get("appeal"))
+        else None,
     )

@@ -128,6 +128,22 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Appeal:
+    """A campaign's request for support carried by a post (an article that asks for money).
+
+    It is not rendered where the post is written: how a reader can give depends on
+    the chat it lands in (a channel gets a link that opens a private chat, a private
+    chat gets the amounts, a platform without buttons a line of text) and on facts
+    known only when it is sent (the bot's user name, the campaign's progress), so
+    the sending side turns it into ordinary blocks and buttons (`bot.appeals.sending`).
+    `lang` is the language the post is written in.
+    """
+
+    campaign: str
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
 class Post:
     """Platform-neutral rich content: blocks of text, an optional image, button rows."""
 
@@ -143,6 +159,7 @@ class Post:
     # The language code of the words in the post ("ru"; "" for the bot's default): the
     # adapters write their own few words around it (button hints) in the same language.
     lang: str = ""
+    appeal: Appeal | None = None  # resolved per chat when sent; adapters never see it
 
     @classmethod
     def text(cls, *paragraphs: str) -> Post:

@@ -32,6 +32,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_REDIRECTS = frozenset({301, 308})
 _RETRYABLE = frozenset({429, 503})
 _CHUNK = 64 * 1024
+MAX_BYTES = 5 * 1024 * 1024  # the largest feed document read (a WebSub push too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +192,7 @@ class FeedFetcher:
         user_agent: str,
         allow_private: bool = False,
         timeout: float = 20.0,
-        max_bytes: int = 5 * 1024 * 1024,
+        max_bytes: int = MAX_BYTES,
         max_redirects: int = 5,
     ) -> None:
         self._user_agent = user_agent
@@ -337,3 +338,8 @@ class FeedFetcher:
                 raise too_large
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+# For other requests to addresses a feed names (its WebSub hub): the same guards.
+GuardedResolver = _GuardedResolver
+check_url = _check_url

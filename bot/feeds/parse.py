@@ -44,6 +44,10 @@ class ParsedFeed:
     title: str
     link: str
     articles: tuple[Article, ...]
+    # WebSub: the hub the publisher pings (`<link rel="hub">`) and the feed's own
+    # address as the hub knows it (`rel="self"`); "" when the feed declares none.
+    hub: str = ""
+    self_url: str = ""
 
 
 def parse_feed(
@@ -94,7 +98,19 @@ def parse_feed(
         title=_plain_title(feed_info),
         link=_absolute_http(_str(feed_info, "link"), url) or "",
         articles=tuple(articles),
+        hub=_feed_link(feed_info, "hub", url),
+        self_url=_feed_link(feed_info, "self", url),
     )
+
+
+def _feed_link(feed_info: Entry, rel: str, base: str) -> str:
+    """The first http(s) `<link rel=...>` / `<atom:link rel=...>` of the feed, absolute."""
+    for item in _mappings(feed_info.get("links")):
+        if _str(item, "rel").lower() == rel:
+            found = _absolute_http(_str(item, "href"), base)
+            if found:
+                return found
+    return ""
 
 
 def _not_a_feed_reason(body: bytes, content_type: str | None, error: object) -> str:

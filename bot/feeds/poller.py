@@ -6,19 +6,30 @@ import asyncio
 import contextlib
 import logging
 import random
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
+from typing import Protocol
 
-from bot.chat import Button, Paragraph, Post
+from bot.appeals.matching import CampaignMatcher
+from bot.chat import Appeal, Post
 from bot.chat.codec import post_from_json
 from bot.feeds.article import Article
 from bot.feeds.fetch import FeedFetcher, FetchError, FetchState, NotModified
 from bot.feeds.parse import NotAFeed, ParsedFeed, parse_feed
-from bot.feeds.render import MORE_LIKE_THIS, READ_MORE, render_article
-from bot.i18n import Lang, supported_languages
+from bot.feeds.render import render_article
+from bot.feeds.select import (
+    FeedSettings,
+    PollResult,
+    article_topics,
+    language_of_post,
+    oldest_first,
+    to_record,
+    wanted,
+    with_related_button,
+)
+from bot.i18n import Lang
 from bot.outbox import Item, Outbox
 from bot.outbox.audience import Audience
 from bot.storage import Database
@@ -30,85 +41,19 @@ log = logging.getLogger(__name__)
 FAILURES_BEFORE_NOTICE = 3
 MAX_BACKOFF = 24 * 3600.0
 
-
-@dataclass(frozen=True, slots=True)
-class FeedSettings:
-    name: str
-    url: str
-    channels: tuple[str, ...] = ()
-    interval: float = 600.0
-    backfill: int = 1
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    topics: dict[str, str] = field(default_factory=dict)
-    allow_private: bool = False
-    edit_on_update: bool = False
+__all__ = ["FeedPoller", "FeedSettings", "PollResult", "PushSubscriptions", "with_related_button"]
 
 
-@dataclass(frozen=True, slots=True)
-class PollResult:
-    feed: str
-    posted: int = 0
-    edited: int = 0
-    not_modified: bool = False
-    error: str | None = None
+class PushSubscriptions(Protocol):
+    """WebSub as the poller sees it (`bot.feeds.websub.WebSub`)."""
 
+    async def pushing(self, feed: str) -> bool:
+        """Whether a hub pushes this feed's new articles now (a verified, unexpired lease)."""
+        ...
 
-def _words_match(words: tuple[str, ...], article: Article) -> bool:
-    haystack = " ".join((article.title, *article.categories))
-    return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", haystack, re.IGNORECASE) for w in words)
-
-
-def wanted(feed: FeedSettings, article: Article) -> bool:
-    """The include/exclude keyword filters, on title and categories."""
-    if feed.include and not _words_match(feed.include, article):
-        return False
-    return not (feed.exclude and _words_match(feed.exclude, article))
-
-
-def article_topics(feed: FeedSettings, article: Article) -> set[str]:
-    by_category = {c.casefold(): t for c, t in feed.topics.items()}
-    return {by_category[c.casefold()] for c in article.categories if c.casefold() in by_category}
-
-
-def with_related_button(post: Post, article_id: int, lang: Lang) -> Post:
-    """The private-chat copy of an article post: a "More like this" button under it."""
-    button = Button(lang.gettext(MORE_LIKE_THIS), command=f"/related {article_id}")
-    return replace(post, buttons=(*post.buttons, (button,)))
-
-
-def language_of_post(post: Post, default: Lang) -> Lang:
-    """The language an article post was written in, told by its chrome ("Read more")."""
-    labels = [b.label for row in post.buttons for b in row]
-    labels += [s.text for block in post.blocks if isinstance(block, Paragraph) for s in block.spans]
-    for code in supported_languages():
-        lang = Lang.of(code)
-        if lang.gettext(MORE_LIKE_THIS) in labels or lang.gettext(READ_MORE) in labels:
-            return lang
-    return default
-
-
-def to_record(feed: str, a: Article) -> fq.ArticleRecord:
-    return fq.ArticleRecord(
-        feed=feed,
-        key=a.key,
-        canonical_url=a.canonical_url,
-        url=a.url,
-        title=a.title,
-        author=a.author,
-        summary=a.summary,
-        image_url=a.image_url,
-        categories=a.categories,
-        published_at=a.published.timestamp() if a.published else None,
-        content_hash=a.content_hash,
-    )
-
-
-def oldest_first(articles: tuple[Article, ...]) -> list[Article]:
-    """Feeds list newest first; post in publication order so channels read in sequence."""
-    indexed = list(enumerate(articles))
-    indexed.sort(key=lambda p: (p[1].published.timestamp() if p[1].published else 0.0, -p[0]))
-    return [a for _, a in indexed]
+    async def discovered(self, feed: str, hub: str, topic: str, *, allow_private: bool) -> None:
+        """A poll found the feed's hub and topic: subscribe there unless already done."""
+        ...
 
 
 class FeedPoller:
@@ -124,8 +69,12 @@ class FeedPoller:
         user_agent: str,
         clock: Callable[[], float] = time.time,
         timeout: float = 20.0,
+        appeals: CampaignMatcher | None = None,
+        push: PushSubscriptions | None = None,
     ) -> None:
         self.db = db
+        self.appeals = appeals
+        self.push = push
         self.audience = audience
         self.outbox = outbox
         self.feeds = {f.name: f for f in feeds}
@@ -188,8 +137,10 @@ class FeedPoller:
             parse_feed, result.body, url=result.final_url, content_type=result.content_type
         )
 
-    def _next_poll(self, feed: FeedSettings) -> float:
-        return self.clock() + feed.interval * random.uniform(0.9, 1.1)
+    async def _next_poll(self, feed: FeedSettings) -> float:
+        pushed = self.push is not None and await self.push.pushing(feed.name)
+        interval = max(feed.interval, feed.interval_with_push) if pushed else feed.interval
+        return self.clock() + interval * random.uniform(0.9, 1.1)
 
     async def poll(self, feed: FeedSettings) -> PollResult:
         """Poll one feed once; never raises for a feed's own problems."""
@@ -206,7 +157,7 @@ class FeedPoller:
                     self.db,
                     feed.name,
                     now=self.clock(),
-                    next_poll_at=self._next_poll(feed),
+                    next_poll_at=await self._next_poll(feed),
                     url=new_url,
                 )
                 await self._recovered(feed, row)
@@ -222,12 +173,17 @@ class FeedPoller:
             )
         except (FetchError, NotAFeed) as exc:
             return await self._failed(feed, row, exc)
+        if self.push is not None and parsed.hub:
+            topic = parsed.self_url or new_url
+            await self.push.discovered(
+                feed.name, parsed.hub, topic, allow_private=feed.allow_private
+            )
         posted, edited = await self._take(feed, row, parsed, seen)
         await fq.record_success(
             self.db,
             feed.name,
             now=self.clock(),
-            next_poll_at=self._next_poll(feed),
+            next_poll_at=await self._next_poll(feed),
             url=new_url,
             etag=result.etag,
             last_modified=result.last_modified,
@@ -235,6 +191,23 @@ class FeedPoller:
         await self._recovered(feed, row)
         log.info("feed %s: %d new, %d edited", feed.name, posted, edited)
         return PollResult(feed.name, posted=posted, edited=edited)
+
+    async def take_pushed(self, name: str, body: bytes, content_type: str | None) -> PollResult:
+        """A feed document a hub pushed: the same parse → dedup → outbox path as a poll.
+
+        Raises NotAFeed when the body is no feed (nothing is changed then).
+        """
+        feed = self.feeds[name]
+        row = await fq.get_feed(self.db, name)
+        assert row is not None, "poller used before __aenter__"
+        seen = await fq.seen_articles(self.db, name)
+        skip = frozenset() if feed.edit_on_update else seen.keys()
+        parsed = await asyncio.to_thread(
+            partial(parse_feed, skip_keys=skip), body, url=row.url, content_type=content_type
+        )
+        posted, edited = await self._take(feed, row, parsed, seen)
+        log.info("feed %s pushed: %d new, %d edited", name, posted, edited)
+        return PollResult(name, posted=posted, edited=edited)
 
     async def _failed(
         self, feed: FeedSettings, row: fq.FeedRow, exc: FetchError | NotAFeed
@@ -327,10 +300,17 @@ class FeedPoller:
                     *((lang, group, False) for lang, group in reads.group(channels)),
                     *((lang, group, True) for lang, group in reads.group(subscribers)),
                 ]:
-                    body = render_article(article, lang, feed_title=parsed.title)
+                    body = self._with_appeal(
+                        render_article(article, lang, feed_title=parsed.title), feed, article, lang
+                    )
                     if private:
                         body = with_related_button(body, article_id, lang)
                     await self.outbox.enqueue(tx, Item("article", body, str(article_id)), targets)
+
+    def _with_appeal(self, post: Post, feed: FeedSettings, article: Article, lang: Lang) -> Post:
+        """The post with its campaign's appeal, when the article asks for one."""
+        campaign = self.appeals.campaign_for(feed.campaign, article) if self.appeals else None
+        return replace(post, appeal=Appeal(campaign, lang.code)) if campaign else post
 
     async def _edit(
         self, feed: FeedSettings, parsed: ParsedFeed, article_id: int, article: Article
@@ -343,7 +323,9 @@ class FeedPoller:
             for item_id, post_json in items:
                 old = post_from_json(post_json)
                 lang = language_of_post(old, default)
-                body = render_article(article, lang, feed_title=parsed.title)
+                body = replace(
+                    render_article(article, lang, feed_title=parsed.title), appeal=old.appeal
+                )
                 if old.buttons:
                     body = with_related_button(body, article_id, lang)
                 edits += await self.outbox.enqueue_edit(tx, item_id, body)

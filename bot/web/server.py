@@ -27,6 +27,7 @@ from bot.web.live import LiveHub
 from bot.web.pages import Pages
 from bot.web.ratelimit import ClientRateLimit
 from bot.web.site import Site, not_found
+from bot.web.websub import WebSubRoutes
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,13 @@ class WebServer:
         site: Site | None = None,
         webhook: WebhookServer | None = None,
         health: Health | None = None,
+        websub: WebSubRoutes | None = None,
     ) -> None:
         self.host, self.port = split_listen(listen)
         self.site = site
         self.webhook = webhook
         self.health = health
+        self.websub = websub
         self.closing = asyncio.Event()
         self.listening = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -114,6 +117,8 @@ class WebServer:
             self.webhook.add_routes(app)
         if self.health is not None:
             app.add_routes(self.health.routes())
+        if self.websub is not None:
+            app.add_routes(self.websub.routes())
         if self.site is not None:
             app.add_routes(static_routes())
             app.add_routes(Data(self.site, self.closing).routes())
@@ -167,10 +172,11 @@ def build_web(
     archive: Archive | None = None,
     clock: Callable[[], float] = time.time,
     health: Health | None = None,
+    websub: WebSubRoutes | None = None,
 ) -> WebServer | None:
     """The web server the config asks for, or None when nothing needs it."""
     webhook = donations.webhook if donations is not None else None
-    if not settings.enabled and webhook is None:
+    if not settings.enabled and webhook is None and websub is None:
         return None
     site = None
     if settings.pages and donations is not None:
@@ -180,4 +186,4 @@ def build_web(
         donations.changes.subscribe(hub.changed)
         limiter = ClientRateLimit(settings.donate_per_minute)
         site = Site(donations, settings, hub, limiter, figures, archive, clock)
-    return WebServer(settings.listen, site=site, webhook=webhook, health=health)
+    return WebServer(settings.listen, site=site, webhook=webhook, health=health, websub=websub)
