@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 import aiohttp
 
@@ -33,7 +34,7 @@ def add_links_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "the organisation's website and social posts. The bot's user name comes from "
         "[telegram] username, else from Telegram (getMe with the token).",
     )
-    links.add_argument("-c", "--config", required=True, help="the TOML config file")
+    links.add_argument("-c", "--config", type=Path, required=True, help="the TOML config file")
 
 
 async def bot_username(config: Config, environ: Mapping[str, str]) -> str:

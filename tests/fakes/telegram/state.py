@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import secrets
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.telegram.rules import ApiError, FloodWindows, StrictLimits
 
@@ -217,6 +219,20 @@ class ChatState:
         key = "channel_post" if chat_type == "channel" else "message"
         self._push({key: message})
         return int(message["message_id"])
+
+    def open_deep_link(self, user_id: int, url: str) -> int:
+        """A user opens `https://t.me/<bot>?start=<payload>` and presses Start: the bot gets
+        `/start <payload>` in the private chat. Telegram opens nothing for a link to another
+        bot or with a payload outside 1-64 of `A-Za-z0-9_-` (ValueError here)."""
+        parts = urlsplit(url)
+        start = parse_qs(parts.query).get("start", [])
+        if (parts.scheme, parts.netloc) != ("https", "t.me") or len(start) != 1:
+            raise ValueError(f"not a Telegram deep link: {url}")
+        if parts.path.strip("/") != self.bot_user["username"]:
+            raise ValueError(f"a link to another bot: {url}")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", start[0]):
+            raise ValueError(f"Telegram carries no such start payload: {start[0]!r}")
+        return self.inject_text(user_id, f"/start {start[0]}")
 
     def press_button(
         self, user_id: int, message_id: int, callback_data: str, chat_id: int | None = None
