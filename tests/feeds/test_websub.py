@@ -10,6 +10,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.chat import ChatRef, Incoming, Post, Sender
+from bot.chat.plain import render_plain
 from bot.feeds.fetch import MAX_BYTES
 from bot.i18n import Lang
 from bot.storage import feeds as fq
@@ -62,6 +64,10 @@ async def test_polling_slows_down_while_the_hub_pushes(tmp_path: Path) -> None:
         assert row.next_poll_at - time.time() > 3600 * 0.85
         line = describe(await ws.get(rig.app.db, "org"), time.time(), Lang.of("en"))
         assert line.startswith("push: subscribed until ")
+        admin = Incoming(ChatRef("console", "admin"), Sender("console", "admin"), "/feeds", "9")
+        reply = await rig.app.router.handle(admin)
+        assert isinstance(reply, Post)
+        assert "push: subscribed until " in render_plain(reply)
 
 
 async def test_forged_unsigned_and_oversize_pushes_change_nothing(tmp_path: Path) -> None:
