@@ -1,4 +1,4 @@
--- PostgreSQL twin of ../0008_websub.sql.
+-- PostgreSQL twin of ../0009_websub.sql.
 CREATE TABLE websub (
     feed          TEXT PRIMARY KEY,
     hub           TEXT NOT NULL,
