@@ -28,7 +28,6 @@ from pathlib import Path
 from nio import AsyncClient, RoomSendResponse
 
 from bot.adapters.matrix import MatrixAdapter
-from bot.app import pacer_for
 from bot.chat import Post
 from bot.outbox import Item, Outbox, WakeSignals
 from bot.outbox.audience import Audience, ChannelSpec
@@ -80,7 +79,7 @@ async def bot_fanout(
             outbox = Outbox(db, wake)
             audience = Audience(db, outbox, channels, ["matrix"], [], People(db))
             worker = DeliveryWorker(
-                db, adapter, pacer_for(adapter), DeliveryPolicy(resend_uncertain=True),
+                db, adapter, DeliveryPolicy(resend_uncertain=True),
                 wake=wake.signal("matrix"),
             )  # fmt: skip
             start = time.perf_counter()
@@ -112,7 +111,7 @@ async def per_post(
             outbox = Outbox(db, wake)
             audience = Audience(db, outbox, channels, ["matrix"], [])
             worker = DeliveryWorker(
-                db, adapter, pacer_for(adapter), DeliveryPolicy(resend_uncertain=True),
+                db, adapter, DeliveryPolicy(resend_uncertain=True),
                 wake=wake.signal("matrix"),
             )  # fmt: skip
             times = []

@@ -42,7 +42,6 @@ from bot.lifecycle import App, StartupError, admin_targets, delivery_policy
 from bot.outbox import Outbox, WakeSignals
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.outbox.delivery import DeliveryWorker
-from bot.outbox.pacing import Pacer
 from bot.people import People
 from bot.privacy import Privacy
 from bot.router import CommandRouter
@@ -98,16 +97,6 @@ def feed_settings(feed: FeedEntry) -> FeedSettings:
         edit_on_update=feed.edit_on_update,
         campaign=feed.campaign,
         interval_with_push=feed.interval_with_push,
-    )
-
-
-def pacer_for(adapter: ChatAdapter) -> Pacer:
-    limits = adapter.limits
-    return Pacer(
-        rate=limits.global_rate if limits.global_rate > 0 else None,
-        burst=limits.burst,
-        group_interval=limits.per_chat_interval,
-        private_interval=limits.private_interval,
     )
 
 
@@ -182,7 +171,7 @@ def build_audience(
     channels = {c.name: ChannelSpec(c.name, c.platform, c.chat) for c in config.channels}
     return Audience(
         db, outbox, channels, config.enabled_platforms(), admin_targets(config),
-        people_of(config, db), clock=clock,
+        people_of(config, db), clock=clock, paused_retention=config.bot.paused_retention,
     )  # fmt: skip
 
 
@@ -234,10 +223,11 @@ def build_workers(
         platform: DeliveryWorker(
             db,
             AppealingAdapter(adapter, appeals) if appeals is not None else adapter,
-            pacer_for(adapter),
             delivery_policy(platform, config),
             on_gone=audience.on_gone,
             on_failed=audience.on_failed,
+            on_paused=audience.on_paused,
+            on_moved=audience.on_moved,
             wake=wake.signal(platform),
             clock=clock,
         )

@@ -103,8 +103,9 @@ def _fresh_worker(worker: DeliveryWorker, signal: WakeSignal) -> Job:
 
     async def run(stop: asyncio.Event) -> None:
         fresh = DeliveryWorker(
-            worker.db, worker.adapter, worker.pacer, worker.policy, on_gone=worker.on_gone,
-            on_failed=worker.on_failed, wake=signal, clock=worker.clock,
+            worker.db, worker.adapter, worker.policy, on_gone=worker.on_gone,
+            on_failed=worker.on_failed, on_paused=worker.on_paused, on_moved=worker.on_moved,
+            wake=signal, clock=worker.clock,
         )  # fmt: skip
         await fresh.run(stop)
 

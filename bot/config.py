@@ -124,6 +124,9 @@ class BotSection(Section):
     # Where the Donate button under a channel post leads: a private chat with the bot
     # ("chat", a deep link) or the campaign's web page ("web", needs [web] public_url).
     donate_button: Literal["chat", "web"] = "chat"
+    # How long posts wait for a paused channel (rights taken away, not visible) before
+    # they are given up: the admins have this long to give the bot its rights back.
+    paused_retention: Duration = Field(default=3 * 86400.0, gt=0)
 
 
 class StorageSection(Section):
@@ -204,6 +207,10 @@ class MatrixSection(Section):
     exempt: bool = False
     # The end-to-end encryption store (device keys and sessions); None: beside the database.
     store_path: str | None = None
+    # Servers whose users may invite the bot into a room. Empty: the bot's own server and
+    # the configured rooms' servers; ["*"]: any server.
+    allowed_servers: list[str] = Field(default_factory=list)
+    max_rooms: int = Field(default=200, ge=1)
 
     _check_secrets = field_validator("device_id_env", "password_env")(_require_env_if_enabled)
 

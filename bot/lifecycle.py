@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0
 
+_CHAT_CHANGES = (IncomingKind.BOT_REMOVED, IncomingKind.BOT_ADDED, IncomingKind.CHAT_MIGRATED)
+
 BackgroundJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
@@ -59,9 +61,11 @@ def admin_targets(config: Config) -> list[q.Target]:
 def delivery_policy(platform: str, config: Config) -> DeliveryPolicy:
     """Matrix sends are idempotent (transaction ids); Telegram's only if the operator accepts
     a rare duplicate; the console's trivially."""
+    retention = config.bot.paused_retention
     if platform == "telegram":
-        return DeliveryPolicy(resend_uncertain=config.telegram.delivery == "at_least_once")
-    return DeliveryPolicy(resend_uncertain=True)
+        resend = config.telegram.delivery == "at_least_once"
+        return DeliveryPolicy(resend_uncertain=resend, paused_retention=retention)
+    return DeliveryPolicy(resend_uncertain=True, paused_retention=retention)
 
 
 def command_menu(commands: Sequence[CommandSpec], lang: Lang, language: str) -> CommandMenu:
@@ -119,36 +123,41 @@ class App:
         self.stop.set()
 
     async def dispatch(self, incoming: Incoming) -> None:
-        """Handle one incoming update and send the reply straight back to its chat."""
-        if incoming.kind in (IncomingKind.BOT_REMOVED, IncomingKind.CHAT_MIGRATED):
+        """Handle one incoming update and send the reply straight back to its chat.
+
+        Replies go through the messenger: the pacer's priority lane, and a flood wait is
+        sat out and the reply sent after it.
+        """
+        if incoming.kind in _CHAT_CHANGES:
             await self.on_chat_change(incoming)
             return
         reply = await self.router.handle(incoming)
         if reply is None:
             return
-        adapter = self.adapters[incoming.platform]
         key = f"reply:{incoming.platform}:{incoming.chat.id}:{incoming.message_id}"
         posts = reply if isinstance(reply, tuple) else (reply,)
         try:
             for n, post in enumerate(posts):
-                await adapter.send(
+                await self.services.messenger.send(
                     incoming.chat, post, key=f"{key}:{n}", reply_to=incoming.message_id
                 )
         except ChatError as exc:
             log.warning("could not send a reply on %s: %s", incoming.platform, type(exc).__name__)
 
     async def on_chat_change(self, incoming: Incoming) -> None:
-        """The platform says a chat is gone or has a new id: stored state follows."""
-        chat = incoming.chat
+        """The platform says the bot left or joined a chat, or a chat has a new id."""
+        chat, audience = incoming.chat, self.services.audience
         if incoming.kind is IncomingKind.BOT_REMOVED:
             log.info("removed from a %s chat on %s", chat.kind, chat.platform)
             await fq.deactivate_subscriber(self.db, chat.platform, chat.id)
             await q.end_chat(self.db, chat.platform, chat.id, time.time())
+        elif incoming.kind is IncomingKind.BOT_ADDED:
+            log.info("added to a %s chat on %s", chat.kind, chat.platform)
+            await audience.on_bot_added(chat.platform, chat.id)
         elif incoming.new_chat_id:
             log.info("a %s chat on %s has a new id", chat.kind, chat.platform)
             await q.move_chat(self.db, chat.platform, chat.id, incoming.new_chat_id)
-            await fq.move_subscriber(self.db, chat.platform, chat.id, incoming.new_chat_id)
-            await fq.move_channel(self.db, chat.platform, chat.id, incoming.new_chat_id)
+            await audience.on_moved(chat.platform, chat.id, incoming.new_chat_id)
 
     async def publish_menus(self, adapter: PublishesCommands) -> None:
         """Publish the command menus (public, and the admins' own) in every language."""

@@ -32,7 +32,6 @@ def worker_for(
     return DeliveryWorker(
         services.db,
         adapter,
-        Pacer(rate=None),
         DeliveryPolicy(resend_uncertain=resend, max_attempts=attempts, base_backoff=0.0),
         on_gone=services.audience.on_gone,
         on_failed=services.audience.on_failed,
@@ -85,7 +84,7 @@ async def test_gone_channel_is_flagged_and_admins_told_once(tmp_path: Path, db: 
         await worker.drain(horizon=0.0, limit=10.0)
     admin = adapter.texts("admin")
     assert len(admin) == 1
-    assert "Channel 'news' (console) no longer accepts posts: bot was kicked" in admin[0]
+    assert "Channel news (console) no longer accepts posts: bot was kicked" in admin[0]
     assert await services.audience.channel_targets(["news"]) == []
 
 

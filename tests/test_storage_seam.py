@@ -13,7 +13,6 @@ import pytest
 from bot.chat import ChatRef, Post, SentRef
 from bot.outbox import Item, Outbox, WakeSignals
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
-from bot.outbox.pacing import Pacer
 from bot.storage import Database
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
@@ -140,7 +139,7 @@ async def test_a_sleeping_worker_sends_as_soon_as_an_enqueue_commits(db: Databas
     wake = WakeSignals()
     adapter = SignallingAdapter()
     worker = DeliveryWorker(
-        db, adapter, Pacer(rate=None), DeliveryPolicy(resend_uncertain=True),
+        db, adapter, DeliveryPolicy(resend_uncertain=True),
         wake=wake.signal("console"),
     )  # fmt: skip
     stop = asyncio.Event()

@@ -25,6 +25,7 @@ from bot.chat import (
     Sender,
     SentRef,
 )
+from bot.chat.pacing import CallGate
 from bot.chat.plain import lang_of, render_plain
 
 
@@ -49,6 +50,7 @@ class ConsoleAdapter:
         self._ids = itertools.count(1)
         self._pump: asyncio.Task[None] | None = None
         self._stopping = False
+        self.pacing = CallGate.unlimited()
 
     @property
     def user_chat(self) -> ChatRef:
@@ -107,10 +109,11 @@ class ConsoleAdapter:
         self._write(f"{self._header(chat)}\n{render_plain(post)}\n")
         return SentRef(chat, message_id)
 
-    async def edit(self, sent: SentRef, post: Post) -> None:
+    async def edit(self, sent: SentRef, post: Post, *, key: str) -> SentRef:
         # Translators: after the console's chat header, e.g. "── #news ── (edited)".
         edited = lang_of(post).gettext("(edited)")
         self._write(f"{self._header(sent.chat)} {edited}\n{render_plain(post)}\n")
+        return sent
 
     async def stop(self) -> None:
         self._stopping = True

@@ -63,13 +63,13 @@ from bot.adapters.matrix_map import (
 from bot.adapters.matrix_render import (
     SYNC_FILTER,
     edit_content,
-    edit_txn_id,
     encrypted_image_content,
     image_content,
     message_content,
 )
 from bot.adapters.matrix_rooms import RoomNames
 from bot.chat import (
+    CallGate,
     ChatError,
     ChatGone,
     ChatKind,
@@ -84,6 +84,7 @@ from bot.chat import (
     SentRef,
     StateStore,
     Transient,
+    pacer_for,
 )
 from bot.i18n import DEFAULT_LANGUAGE, Lang
 
@@ -130,6 +131,7 @@ class MatrixAdapter:
             per_chat_interval=0.0,
             burst=burst,
         )
+        self.pacing = CallGate(pacer_for(self.limits))
         self._credentials = Credentials(access_token, device_id, password)
         self.e2e = store_path is not None  # end-to-end encryption, with keys kept there
         self._store_path = store_path
@@ -341,7 +343,8 @@ class MatrixAdapter:
             await self._send_picture(room_id, post.image_png, f"{key}-picture")
         if post.pin:
             try:
-                await pin_event(self._require_client(), room_id, event_id)
+                async with self.pacing.call(room_id, "channel"):
+                    await pin_event(self._require_client(), room_id, event_id)
             except ChatError as exc:  # the post is out; a pin is a nicety
                 log.warning("matrix: could not pin a post: %s", type(exc).__name__)
         return SentRef(chat, event_id)
@@ -361,11 +364,13 @@ class MatrixAdapter:
         except ChatError as exc:
             log.warning("matrix: could not send a picture: %s", type(exc).__name__)
 
-    async def edit(self, sent: SentRef, post: Post) -> None:
-        """Replace an earlier post with an `m.replace` edit event."""
+    async def edit(self, sent: SentRef, post: Post, *, key: str) -> SentRef:
+        """Replace an earlier post with an `m.replace` edit event; `key` is its transaction id
+        (one per edit: an edit back to an earlier text is a new event, not a duplicate)."""
         room_id = await self._names.room_for(sent.chat.id)
         content = await self._fitted(room_id, partial(edit_content, post, sent.message_id))
-        await self._send_event(room_id, content, edit_txn_id(content))
+        await self._send_event(room_id, content, key)
+        return sent
 
     async def _fitted(self, room_id: str, build: Callable[..., dict[str, Any]]) -> dict[str, Any]:
         """Content built to fit one event, encrypted (a third larger, or more) or not."""
@@ -386,11 +391,13 @@ class MatrixAdapter:
         try:
             if self.e2e:
                 await self._is_encrypted(room_id)  # ready to encrypt, should the room be
-            resp = await request(
-                client.room_send(
-                    room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
-                )
-            )
+            async with self.pacing.call(room_id, "channel"):
+                resp = await request(
+                    client.room_send(
+                        room_id, "m.room.message", content, tx_id=txn_id,
+                        ignore_unverified_devices=True,
+                    )
+                )  # fmt: skip
         except LocalProtocolError as exc:
             raise Transient(f"not ready to send: {exc}") from None
         if isinstance(resp, RoomSendResponse):

@@ -12,7 +12,6 @@ What comes back from Matrix (events, invites, errors) is `matrix_map`'s.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import re
@@ -302,12 +301,6 @@ def edit_content(post: Post, event_id: str, *, encrypted: bool = False) -> Conte
         }
 
     return fit(for_matrix(post), build, measure=encrypted_size if encrypted else content_size)
-
-
-def edit_txn_id(content: Content) -> str:
-    """The transaction id of an edit: the same edit twice gets the same id, so it lands once."""
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-    return f"edit-{digest[:32]}"
 
 
 def image_content(content_uri: str, png: bytes) -> Content:

@@ -30,6 +30,7 @@ from telegram.error import BadRequest, ChatMigrated, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot, TypeHandler
 
 from bot.adapters.telegram_calls import bot_command, edit_message, pin, send_payload
+from bot.adapters.telegram_edit import EditCall, SentForm, edit_calls, form_after
 from bot.adapters.telegram_links import deep_link_url
 from bot.adapters.telegram_map import (
     is_bad_image,
@@ -43,11 +44,12 @@ from bot.adapters.telegram_render import (
     ButtonTokens,
     Payload,
     render,
-    render_caption,
 )
 from bot.adapters.telegram_transport import AiohttpRequest
 from bot.adapters.telegram_webhook import WebhookServer
 from bot.chat import (
+    CallGate,
+    ChatMoved,
     ChatRef,
     CommandMenu,
     Incoming,
@@ -57,6 +59,7 @@ from bot.chat import (
     Post,
     SentRef,
     Transient,
+    pacer_for,
 )
 from bot.i18n import N_, lang_for
 from bot.logs import guard_loggers, quiet_below_warning, redact
@@ -110,8 +113,10 @@ class TelegramAdapter:
         poll_timeout: float = 10.0,
         limits: PlatformLimits | None = None,
         read_timeout: float = 15.0,
+        pacing: CallGate | None = None,
     ) -> None:
         self.limits = limits or TELEGRAM_LIMITS
+        self.pacing = pacing or CallGate(pacer_for(self.limits))
         self.api_base = api_base
         self.webhook_url = webhook_url
         self.webhook_listen = webhook_listen
@@ -292,64 +297,94 @@ class TelegramAdapter:
             if not self._in_flight:
                 self._idle.set()
 
+    def _call(self, chat: ChatRef) -> contextlib.AbstractAsyncContextManager[None]:
+        """One Bot API call's turn at the platform's pacer."""
+        return self.pacing.call(chat.id, chat.kind.value)
+
     async def send(
         self, chat: ChatRef, post: Post, *, key: str, reply_to: str | None = None
     ) -> SentRef:
-        """Send `post` (one message, a photo, or a photo then a message); the last id is kept."""
+        """Send `post` (one message, a photo, or a photo then a message); the last id is kept,
+        and the form (`SentForm`) tells a later edit what was sent."""
         self._buttons.remember(post)
         async with self._sending() as bot:
             try:
-                message = await self._send_all(bot, chat.id, post, reply_to)
+                sent = await self._send_all(bot, chat, post, reply_to)
             except ChatMigrated as exc:
                 log.info("telegram: a group became a supergroup; sending to its new id")
                 chat = dataclasses.replace(chat, id=str(exc.new_chat_id))
-                message = await self._send_all(bot, chat.id, post, reply_to)
+                sent = await self._send_all(bot, chat, post, reply_to)
             if post.pin:
-                await pin(bot, chat.id, message.message_id)
-        return SentRef(chat, str(message.message_id))
-
-    async def _send_all(
-        self, bot: ExtBot[Any], chat_id: str, post: Post, reply_to: str | None
-    ) -> Message:
-        sent: Message | None = None
-        for payload in render(post, self.limits):
-            if sent is not None:
-                sent = await self._follow_up(bot, chat_id, payload)
-                continue
-            try:
-                sent = await send_payload(bot, chat_id, payload, reply_to)
-            except BadRequest as exc:
-                if payload.method != SEND_PHOTO or not is_bad_image(exc):
-                    raise
-                log.info("telegram: the post's image was refused; sending it as text")
-                text_only = dataclasses.replace(post, image_url=None, image_png=None)
-                return await self._send_all(bot, chat_id, text_only, reply_to)
-        assert sent is not None
+                async with self._call(chat):
+                    await pin(bot, chat.id, int(sent.message_id))
         return sent
 
-    async def _follow_up(self, bot: ExtBot[Any], chat_id: str, payload: Payload) -> Message:
-        """The text after a photo: the photo is out, so a failure here must not repeat it."""
+    async def _send_all(
+        self, bot: ExtBot[Any], chat: ChatRef, post: Post, reply_to: str | None
+    ) -> SentRef:
+        payloads = render(post, self.limits)
+        try:
+            async with self._call(chat):
+                first = await send_payload(bot, chat.id, payloads[0], reply_to)
+        except BadRequest as exc:
+            if payloads[0].method != SEND_PHOTO or not is_bad_image(exc):
+                raise
+            log.info("telegram: the post's image was refused; sending it as text")
+            text_only = dataclasses.replace(post, image_url=None, image_png=None)
+            return await self._send_all(bot, chat, text_only, reply_to)
+        if len(payloads) == 1:
+            return SentRef(chat, str(first.message_id), SentForm.of(payloads).encode())
+        last = await self._follow_up(bot, chat, payloads[-1])
+        form = SentForm.of(payloads, str(first.message_id))
+        return SentRef(chat, str(last.message_id), form.encode())
+
+    async def _follow_up(self, bot: ExtBot[Any], chat: ChatRef, payload: Payload) -> Message:
+        """The text after a photo, with its own pacing token: the photo is out, so a failure
+        here must not repeat it."""
         try:
             try:
-                return await send_payload(bot, chat_id, payload, None)
+                async with self._call(chat):
+                    return await send_payload(bot, chat.id, payload, None)
             except RetryAfter as exc:
-                # Two messages in a row may trip the per-chat limit; wait once, briefly.
-                wait = seconds(exc.retry_after)
-                if wait > _FOLLOW_UP_WAIT:
+                if seconds(exc.retry_after) > _FOLLOW_UP_WAIT:
                     raise
-                await asyncio.sleep(wait)
-                return await send_payload(bot, chat_id, payload, None)
+                async with self._call(chat):  # the pacer sits the wait out first
+                    return await send_payload(bot, chat.id, payload, None)
         except TelegramError as exc:
             error = to_chat_error(exc, *self._secrets())
             raise MaybeDelivered(f"only the photo of the post was sent: {error}") from None
 
-    async def edit(self, sent: SentRef, post: Post) -> None:
-        """Replace a sent post's text (or its caption, for a photo)."""
+    async def edit(self, sent: SentRef, post: Post, *, key: str) -> SentRef:
+        """Edit a sent post by what was sent (its form); follows a group that moved.
+
+        Raises ChatMoved when the group moved and the message stayed behind in the old one.
+        """
         self._buttons.remember(post)
-        payloads = render(post, self.limits)
-        caption = payloads[-1].html if len(payloads) == 1 else render_caption(post, self.limits)
+        form = SentForm.decode(sent.form)
         async with self._sending() as bot:
-            await edit_message(bot, sent.chat.id, int(sent.message_id), payloads[-1], caption)
+            try:
+                await self._edit_all(
+                    bot, sent.chat, edit_calls(form, sent.message_id, post, self.limits)
+                )
+            except ChatMigrated as exc:
+                moved = dataclasses.replace(sent.chat, id=str(exc.new_chat_id))
+                try:
+                    await self._edit_all(
+                        bot, moved, edit_calls(form, sent.message_id, post, self.limits)
+                    )
+                except BadRequest as again:
+                    if "not found" not in str(again).lower():
+                        raise
+                    raise ChatMoved(
+                        moved.id, "the group moved; its old messages stay behind"
+                    ) from None
+                sent = dataclasses.replace(sent, chat=moved)
+        return dataclasses.replace(sent, form=form_after(form, post).encode())
+
+    async def _edit_all(self, bot: ExtBot[Any], chat: ChatRef, calls: list[EditCall]) -> None:
+        for call in calls:
+            async with self._call(chat):
+                await edit_message(bot, chat.id, call)
 
     async def publish_commands(
         self, menus: Sequence[CommandMenu], admin_ids: Sequence[str]

@@ -6,11 +6,12 @@ import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from telegram import BotCommand, LinkPreviewOptions, Message, ReplyParameters
+from telegram import BotCommand, InputMediaPhoto, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ExtBot
 
+from bot.adapters.telegram_edit import EditCall
 from bot.adapters.telegram_map import markup
 from bot.adapters.telegram_render import SEND_PHOTO, Payload
 from bot.chat.text import truncate, utf16_len
@@ -62,33 +63,26 @@ async def pin(bot: ExtBot[Any], chat_id: str, message_id: int) -> None:
         log.warning("telegram: could not pin a post: %s", type(exc).__name__)
 
 
-async def edit_message(
-    bot: ExtBot[Any], chat_id: str, message_id: int, last: Payload, caption: str
-) -> None:
-    """Edit a message's text to `last`, or, for a photo (no text to edit), its caption."""
-    keyboard = markup(last.keyboard)
-    if last.method != SEND_PHOTO:
-        preview = LinkPreviewOptions(is_disabled=not last.link_preview)
-        try:
-            await _unless_unchanged(
-                bot.edit_message_text(
-                    last.html,
-                    chat_id,
-                    message_id,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard,
-                    link_preview_options=preview,
-                )
-            )
-            return
-        except BadRequest as exc:
-            if "no text in the message" not in str(exc).lower():
-                raise
-    await _unless_unchanged(
-        bot.edit_message_caption(
-            chat_id, message_id, caption=caption, parse_mode=ParseMode.HTML, reply_markup=keyboard
-        )
-    )
+async def edit_message(bot: ExtBot[Any], chat_id: str, call: EditCall) -> None:
+    """Make one edit; an edit to the same content is a success."""
+    keyboard = markup(call.payload.keyboard)
+    message_id = int(call.message_id)
+    if call.method == "editMessageText":
+        preview = LinkPreviewOptions(is_disabled=not call.payload.link_preview)
+        edit: Awaitable[object] = bot.edit_message_text(
+            call.html, chat_id, message_id, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+            link_preview_options=preview,
+        )  # fmt: skip
+    elif call.method == "editMessageMedia":
+        assert call.photo is not None
+        media = InputMediaPhoto(call.photo, caption=call.html, parse_mode=ParseMode.HTML)
+        edit = bot.edit_message_media(media, chat_id, message_id, reply_markup=keyboard)
+    else:
+        edit = bot.edit_message_caption(
+            chat_id, message_id, caption=call.html, parse_mode=ParseMode.HTML,
+            reply_markup=keyboard,
+        )  # fmt: skip
+    await _unless_unchanged(edit)
 
 
 async def _unless_unchanged(call: Awaitable[T]) -> None:

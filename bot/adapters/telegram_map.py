@@ -32,9 +32,11 @@ from telegram.error import (
 
 from bot.adapters.telegram_render import InlineButton
 from bot.chat import (
+    CannotPostNow,
     ChatError,
     ChatGone,
     ChatKind,
+    ChatMoved,
     ChatRef,
     Incoming,
     IncomingKind,
@@ -56,16 +58,24 @@ _KINDS: dict[str, ChatKind] = {
 _PRESENT = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER)
 # BadRequest descriptions that mean the chat will not take our messages again.
 _GONE_PHRASES = (
-    "chat not found",
     "bot was kicked",
     "user is deactivated",
-    "have no rights to send",
-    "not enough rights to send",
     "bot is not a member",
-    "chat_write_forbidden",
     "group chat was deactivated",
     "peer_id_invalid",
 )
+# BadRequest descriptions that mean "not now": rights taken away (an admin may give
+# them back), or a chat the bot cannot see at the moment. The chat is paused, not dropped.
+_PAUSE_PHRASES = (
+    "chat not found",
+    "have no rights to send",
+    "not enough rights to send",
+    "need administrator rights",
+    "chat_write_forbidden",
+)
+# NetworkErrors our transport raises when nothing reached Telegram (any other is an
+# answer from its side, a 5xx: the request may have been acted on).
+_NOT_SENT = ("not connected", "invalidurl", "unknown error in http implementation")
 # sendPhoto failures that concern the image, not the chat: the post still goes out as text.
 _BAD_IMAGE = ("wrong file identifier", "http url", "web page content", "image_process", "photo_")
 
@@ -189,18 +199,24 @@ def to_chat_error(exc: TelegramError, *secrets: str) -> ChatError:
     if isinstance(exc, Forbidden):
         return ChatGone(message)
     if isinstance(exc, ChatMigrated):
-        return ChatGone(f"the group became a supergroup with id {exc.new_chat_id}")
+        new_id = str(exc.new_chat_id)
+        return ChatMoved(new_id, f"the group became a supergroup with id {new_id}")
     if isinstance(exc, InvalidToken):
         return Transient(f"Telegram refused the bot token: {message}")
     if isinstance(exc, BadRequest):
         lowered = message.lower()
         if any(phrase in lowered for phrase in _GONE_PHRASES):
             return ChatGone(message)
+        if any(phrase in lowered for phrase in _PAUSE_PHRASES):
+            return CannotPostNow(message)
         return Rejected(message)
     if isinstance(exc, TimedOut):
         # The request may have been written (see telegram_transport): Telegram may have
         # acted on it, and a duplicate is worse than a miss.
         return MaybeDelivered(message)
     if isinstance(exc, NetworkError):
-        return Transient(message)  # not connected, a 5xx, a 502 from a proxy, ...
+        if any(phrase in message.lower() for phrase in _NOT_SENT):
+            return Transient(message)  # nothing left the bot: safe to send again
+        # A 5xx (or a proxy's 502) answered the request: Telegram may have acted on it.
+        return MaybeDelivered(message)
     return Rejected(message)  # e.g. Conflict, EndPointNotFound

@@ -213,7 +213,9 @@ class Announcements:
         chat = ChatRef(row.report_platform, row.report_chat, ChatKind(row.report_kind or "private"))
         try:
             if row.report_message:
-                await self.messenger.edit(SentRef(chat, row.report_message), post)
+                # One key per edit: a report may show the same counts again later.
+                key = f"announcement-{row.id}-report-{int(self.clock() * 1000)}"
+                await self.messenger.edit(SentRef(chat, row.report_message), post, key=key)
             else:
                 sent = await self.messenger.send(chat, post, key=f"announcement-{row.id}-report")
                 await aq.set_report(

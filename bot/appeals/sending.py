@@ -128,6 +128,7 @@ class AppealingAdapter:
         self.resolver = resolver
         self.platform = inner.platform
         self.limits = inner.limits
+        self.pacing = inner.pacing  # the platform's one pacer
 
     async def start(self, on_incoming: OnIncoming | None) -> None:
         await self.inner.start(on_incoming)
@@ -138,8 +139,9 @@ class AppealingAdapter:
         post = await self.resolver.resolve(post, chat, self.inner)
         return await self.inner.send(chat, post, key=key, reply_to=reply_to)
 
-    async def edit(self, sent: SentRef, post: Post) -> None:
-        await self.inner.edit(sent, await self.resolver.resolve(post, sent.chat, self.inner))
+    async def edit(self, sent: SentRef, post: Post, *, key: str) -> SentRef:
+        resolved = await self.resolver.resolve(post, sent.chat, self.inner)
+        return await self.inner.edit(sent, resolved, key=key)
 
     async def stop(self) -> None:
         await self.inner.stop()

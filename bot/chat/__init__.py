@@ -9,8 +9,18 @@ from bot.chat.adapter import (
     PlatformLimits,
     PublishesCommands,
     StateStore,
+    pacer_for,
 )
-from bot.chat.errors import ChatError, ChatGone, MaybeDelivered, RateLimited, Rejected, Transient
+from bot.chat.errors import (
+    CannotPostNow,
+    ChatError,
+    ChatGone,
+    ChatMoved,
+    MaybeDelivered,
+    RateLimited,
+    Rejected,
+    Transient,
+)
 from bot.chat.model import (
     Appeal,
     Block,
@@ -34,16 +44,20 @@ from bot.chat.model import (
     para,
     span,
 )
+from bot.chat.pacing import CallGate, Pacer, urgent
 
 __all__ = [
     "Appeal",
     "Block",
     "BulletList",
     "Button",
+    "CallGate",
+    "CannotPostNow",
     "ChatAdapter",
     "ChatError",
     "ChatGone",
     "ChatKind",
+    "ChatMoved",
     "ChatRef",
     "CommandMenu",
     "CommandSummary",
@@ -52,6 +66,7 @@ __all__ = [
     "MaybeDelivered",
     "OffersDeepLinks",
     "OnIncoming",
+    "Pacer",
     "Paragraph",
     "PlatformLimits",
     "Post",
@@ -69,6 +84,8 @@ __all__ = [
     "code",
     "italic",
     "link",
+    "pacer_for",
     "para",
     "span",
+    "urgent",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.chat.model import ChatRef, Incoming, Post, SentRef
+from bot.chat.pacing import CallGate, Pacer
 
 OnIncoming = Callable[[Incoming], Awaitable[None]]
 # A command as a platform's menu shows it: its name (without "/") and a one-line summary.
@@ -42,6 +43,16 @@ class PlatformLimits:
     burst: float = 1.0
 
 
+def pacer_for(limits: PlatformLimits) -> Pacer:
+    """A platform's pacer from its published limits."""
+    return Pacer(
+        rate=limits.global_rate if limits.global_rate > 0 else None,
+        burst=limits.burst,
+        group_interval=limits.per_chat_interval,
+        private_interval=limits.private_interval,
+    )
+
+
 class StateStore(Protocol):
     """Small durable key/value state an adapter may keep (sync tokens, device ids).
 
@@ -59,6 +70,8 @@ class ChatAdapter(Protocol):
 
     platform: str
     limits: PlatformLimits
+    # The platform's one pacer: every API call the adapter makes takes a token here.
+    pacing: CallGate
 
     async def start(self, on_incoming: OnIncoming | None) -> None:
         """Connect; returns when ready to send.
@@ -74,8 +87,12 @@ class ChatAdapter(Protocol):
         """Deliver `post` to `chat`. `key` is a stable idempotency key for this delivery."""
         ...
 
-    async def edit(self, sent: SentRef, post: Post) -> None:
-        """Replace the content of an earlier post."""
+    async def edit(self, sent: SentRef, post: Post, *, key: str) -> SentRef:
+        """Replace the content of an earlier post; returns where it is now.
+
+        `key` is a stable idempotency key for this edit (the outbox row and the edit's
+        sequence), like `send`'s: Matrix uses it as the transaction id.
+        """
         ...
 
     async def stop(self) -> None:

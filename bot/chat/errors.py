@@ -29,3 +29,21 @@ class MaybeDelivered(ChatError):
 
 class Rejected(ChatError):
     """A permanent refusal (a 4xx other than the above); retrying will not help."""
+
+
+class ChatMoved(ChatError):
+    """The chat lives under a new id now (a Telegram group became a supergroup).
+
+    Raised when the adapter could not follow by itself (an edit of a message left
+    behind in the old chat); the outbox moves the chat's rows to `new_id`.
+    """
+
+    def __init__(self, new_id: str, message: str = "") -> None:
+        super().__init__(message or "the chat moved to a new id")
+        self.new_id = new_id
+
+
+class CannotPostNow(ChatError):
+    """An ambiguous refusal: the bot may not post there now (rights taken away, chat
+    not visible), but may again later. Pause the chat and keep its rows; never treat
+    it as gone for good."""

@@ -74,6 +74,9 @@ class SentRef:
 
     chat: ChatRef
     message_id: str
+    # How the platform shows it (e.g. a photo with a caption, or a photo then a text),
+    # recorded by the adapter that sent it so that an edit can match; opaque elsewhere.
+    form: str = ""
 
 
 # --- rich text -------------------------------------------------------------

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 
 from bot.chat import Post
 from bot.i18n import Lang
@@ -48,6 +49,7 @@ class Audience:
     admins: list[q.Target]
     people: People
     clock: Callable[[], float] = time.time
+    paused_retention: float = 3 * 86400.0
 
     async def channel_targets(self, names: Iterable[str]) -> list[q.Target]:
         gone = await fq.gone_channels(self.db)
@@ -123,6 +125,60 @@ class Audience:
                     )
                 )
 
+    async def on_paused(self, row: q.DeliveryRow, reason: str) -> None:
+        """A channel cannot take posts now (rights taken away): tell the admins, once."""
+        if not row.target.startswith("channel:"):
+            return
+        name = row.target.removeprefix("channel:")
+        if await fq.mark_channel_paused(self.db, name, reason, self.clock()):
+            hours = round(self.paused_retention / 3600)
+
+            def notice(lang: Lang) -> Post:
+                return Post.text(
+                    lang.gettext(
+                        "Channel '{name}' ({platform}) is paused: {reason}. Its posts wait for "
+                        "up to {hours} hours. Give the bot back its right to post there, or "
+                        "send /resume {name} once it has it.",
+                        name=name,
+                        platform=row.platform,
+                        reason=reason,
+                        hours=hours,
+                    )
+                )
+
+            await self.notify_admins(notice)
+
+    async def on_moved(self, platform: str, old_id: str, new_id: str) -> None:
+        """A chat has a new id: a subscriber and a configured channel follow it."""
+        await fq.move_subscriber(self.db, platform, old_id, new_id)
+        await fq.move_channel(self.db, platform, old_id, new_id)
+
+    async def channels_in(self, platform: str, chat_id: str) -> list[str]:
+        """The configured channels that are `chat_id` on `platform` (after any move)."""
+        names = []
+        for spec in self.channels.values():
+            if spec.platform != platform:
+                continue
+            if chat_id in (spec.chat, await fq.current_chat_id(self.db, platform, spec.chat)):
+                names.append(spec.name)
+        return names
+
+    async def resume(self, name: str) -> bool:
+        """The channel posts again: clear its gone or paused mark, send what waits for it.
+        False if it was neither."""
+        spec = self.channels[name]
+        was_stopped = await fq.clear_channel_gone(self.db, name)
+        chat_id = await fq.current_chat_id(self.db, spec.platform, spec.chat)
+        await self.outbox.resume_chat(spec.platform, chat_id)
+        return was_stopped
+
+    async def on_bot_added(self, platform: str, chat_id: str) -> None:
+        """The bot was added (back) to a chat: a configured channel there resumes."""
+        for name in await self.channels_in(platform, chat_id):
+            if await self.resume(name):
+                log.info("channel %s on %s resumed: the bot was added back", name, platform)
+                await self.notify_admins(partial(_back_notice, name, platform))
+
     async def on_failed(self, row: q.DeliveryRow, reason: str) -> None:
         if row.target == "admin":
             return  # never notice about a failed notice: that could loop
@@ -150,3 +206,14 @@ class Audience:
             return Post.text(text)
 
         await self.notify_admins(notice)
+
+
+def _back_notice(name: str, platform: str, lang: Lang) -> Post:
+    return Post.text(
+        lang.gettext(
+            "Channel '{name}' ({platform}) is back: the bot was added again, and posts to "
+            "it resume.",
+            name=name,
+            platform=platform,
+        )
+    )

@@ -12,9 +12,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.chat import (
+    CannotPostNow,
     ChatAdapter,
     ChatGone,
     ChatKind,
+    ChatMoved,
     ChatRef,
     MaybeDelivered,
     RateLimited,
@@ -23,7 +25,6 @@ from bot.chat import (
     Transient,
 )
 from bot.chat.codec import post_from_json
-from bot.outbox.pacing import Pacer
 from bot.outbox.wake import WakeSignal
 from bot.storage import Database
 from bot.storage import outbox as q
@@ -31,6 +32,8 @@ from bot.storage import outbox as q
 log = logging.getLogger(__name__)
 
 RowCallback = Callable[[q.DeliveryRow, str], Awaitable[None]]
+# (platform, old chat id, new chat id): a chat moved, what refers to it must follow.
+MoveCallback = Callable[[str, str, str], Awaitable[None]]
 
 _BATCH_MAX_AGE = 1.0  # seconds a read-ahead batch of due rows is used before a fresh read
 
@@ -45,6 +48,12 @@ class DeliveryPolicy:
     base_backoff: float = 5.0
     max_backoff: float = 600.0
     batch: int = 200
+    paused_retention: float = 3 * 86400.0  # how long rows wait for a paused chat
+    paused_recheck: float = 900.0  # how often a paused chat is tried again
+
+
+async def _ignore_move(platform: str, old_id: str, new_id: str) -> None:
+    return None
 
 
 async def _ignore(row: q.DeliveryRow, detail: str) -> None:
@@ -54,8 +63,14 @@ async def _ignore(row: q.DeliveryRow, detail: str) -> None:
 class DeliveryWorker:
     """Delivers one platform's pending rows until told to stop.
 
-    `on_gone` is called when a chat no longer takes our messages, `on_failed`
-    when a row is given up. Both receive the row and a short reason. `wake` is
+    Every API call takes a token from the adapter's own pacer (`adapter.pacing`); the
+    worker only looks at it to start no more sends than it would let through, and holds
+    back while a reply to a person waits in its priority lane.
+
+    `on_gone` is called when a chat no longer takes our messages, `on_paused` when it
+    cannot take them now (its rows wait, up to `policy.paused_retention`), `on_failed`
+    when a row is given up; each receives the row and a short reason. `on_moved` is
+    called when a chat lives under a new id (after its rows were moved). `wake` is
     this platform's signal, which the outbox sets after a commit that queued rows
     for it (made before the worker, so the services that enqueue need not know the
     workers); the worker's own if not given.
@@ -65,21 +80,25 @@ class DeliveryWorker:
         self,
         db: Database,
         adapter: ChatAdapter,
-        pacer: Pacer,
         policy: DeliveryPolicy,
         *,
         on_gone: RowCallback = _ignore,
         on_failed: RowCallback = _ignore,
+        on_paused: RowCallback = _ignore,
+        on_moved: MoveCallback = _ignore_move,
         wake: WakeSignal | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
         self.adapter = adapter
         self.platform = adapter.platform
-        self.pacer = pacer
+        self.gate = adapter.pacing
+        self.pacer = adapter.pacing.pacer
         self.policy = policy
         self.on_gone = on_gone
         self.on_failed = on_failed
+        self.on_paused = on_paused
+        self.on_moved = on_moved
         self.clock = clock
         self._signal = wake if wake is not None else WakeSignal()
         self._wake = self._signal.event
@@ -157,10 +176,12 @@ class DeliveryWorker:
                 global_wait = self.pacer.global_wait()
                 if global_wait > 0:
                     return global_wait
+                if self.gate.urgent_waiting():
+                    return 0.01  # a person's reply goes first
                 await self._slots.acquire()
                 # The claim (a durable write before the send) happens in the send's own
                 # task: waiting for it here would stretch every paced interval by its latency.
-                self.pacer.take(row.chat_id, row.chat_kind, tracked=True)
+                # The send's calls take their tokens at the adapter's pacer.
                 done.add(row.id)
                 self._in_flight.add(row.chat_id)
                 tg.create_task(self._deliver(row))
@@ -175,11 +196,10 @@ class DeliveryWorker:
 
         def answer() -> None:
             """The platform answered (or the call failed): its slot is free for the next send
-            while the outcome is written, and the send cannot arrive any later than now."""
+            while the outcome is written."""
             nonlocal answered
             if not answered:
                 answered = True
-                self.pacer.landed(row.chat_id, row.chat_kind)
                 self._slots.release()
                 self._wake.set()
 
@@ -191,23 +211,24 @@ class DeliveryWorker:
             if claimed:
                 answer()
             else:
-                self.pacer.give_back(row.chat_id, tracked=True)
                 self._slots.release()
             self._in_flight.discard(row.chat_id)
             self._wake.set()
 
-    async def _attempt(self, row: q.DeliveryRow, answered: Callable[[], None]) -> None:
+    async def _call(self, row: q.DeliveryRow) -> SentRef:
         chat = ChatRef(self.platform, row.chat_id, ChatKind(row.chat_kind))
+        post = post_from_json(row.post_json)
+        if row.action == "edit":
+            assert row.message_id is not None
+            sent = SentRef(chat, row.message_id, row.form)
+            return await self.adapter.edit(sent, post, key=row.key)  # an edit row has its own id
+        return await self.adapter.send(chat, post, key=row.key)
+
+    async def _attempt(self, row: q.DeliveryRow, answered: Callable[[], None]) -> None:
         attempts = row.attempts + 1
         try:
             try:
-                post = post_from_json(row.post_json)
-                if row.action == "edit":
-                    assert row.message_id is not None
-                    await self.adapter.edit(SentRef(chat, row.message_id), post)
-                    message_id = row.message_id
-                else:
-                    message_id = (await self.adapter.send(chat, post, key=row.key)).message_id
+                sent = await self._call(row)
             finally:
                 answered()
         except RateLimited as exc:
@@ -221,6 +242,11 @@ class DeliveryWorker:
             )  # fmt: skip
         except ChatGone as exc:
             await self._gone(row, str(exc) or "chat gone")
+        except CannotPostNow as exc:
+            await self._paused(row, str(exc) or "cannot post now")
+        except ChatMoved as exc:
+            await self._moved(row, exc.new_id)
+            await self._fail(row, "the chat moved; the message stayed in the old chat")
         except MaybeDelivered as exc:
             if self.policy.resend_uncertain:
                 await self._retry(row, attempts, f"maybe delivered: {exc}")
@@ -234,7 +260,44 @@ class DeliveryWorker:
             log.exception("delivery %s on %s raised unexpectedly", row.id, self.platform)
             await self._fail(row, f"unexpected error: {type(exc).__name__}")
         else:
-            await q.finish(self.db, row.id, q.SENT, now=self.clock(), message_id=message_id)
+            await self._sent(row, sent)
+
+    async def _sent(self, row: q.DeliveryRow, sent: SentRef) -> None:
+        now = self.clock()
+        await q.finish(self.db, row.id, q.SENT, now=now, message_id=sent.message_id, form=sent.form)
+        if row.action == "edit" and sent.form != row.form:
+            await q.record_form(self.db, row, sent.form)
+        if sent.chat.id != row.chat_id:
+            await self._moved(row, sent.chat.id)
+
+    async def _moved(self, row: q.DeliveryRow, new_id: str) -> None:
+        """The chat has a new id: its rows (sent ones too) and what refers to it follow."""
+        log.info(
+            "a %s chat on %s has a new id; its deliveries follow", row.chat_kind, self.platform
+        )
+        await q.move_chat(self.db, self.platform, row.chat_id, new_id)
+        self._stale = True
+        try:
+            await self.on_moved(self.platform, row.chat_id, new_id)
+        except Exception:
+            log.exception("handling a moved chat failed")
+
+    async def _paused(self, row: q.DeliveryRow, reason: str) -> None:
+        """The chat cannot take posts now: its rows wait (not the platform's other chats),
+        and are given up once older than the retention."""
+        now = self.clock()
+        if now - row.created_at > self.policy.paused_retention:
+            await self._fail(row, f"paused for too long: {reason}")
+            return
+        until = now + self.policy.paused_recheck
+        await q.retry_later(self.db, row.id, until, now=now, error=reason, count=False)
+        await q.delay_chat(self.db, self.platform, row.chat_id, until, now)
+        self._stale = True
+        log.info("a %s chat on %s cannot take posts now", row.chat_kind, self.platform)
+        try:
+            await self.on_paused(row, reason)
+        except Exception:
+            log.exception("handling a paused chat failed")
 
     async def _retry(self, row: q.DeliveryRow, attempts: int, error: str) -> None:
         if attempts >= self.policy.max_attempts:

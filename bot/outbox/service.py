@@ -57,6 +57,13 @@ class Outbox:
         self._wake_after_commit(tx, platforms)
         return len(platforms)
 
+    async def resume_chat(self, platform: str, chat_id: str) -> int:
+        """A paused chat takes posts again: its waiting rows are due now. Returns how many."""
+        now = self._clock()
+        resumed = await q.delay_chat(self._db, platform, chat_id, now, now)
+        self._wake(platform)
+        return resumed
+
     def _wake_after_commit(self, tx: Tx, platforms: Iterable[str]) -> None:
         for platform in sorted(set(platforms)):
             tx.after_commit(partial(self._wake, platform))

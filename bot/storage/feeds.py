@@ -272,14 +272,49 @@ async def active_subscribers(db: Executor, platforms: list[str]) -> list[Subscri
 # --- channels the platform told us are gone ------------------------------------
 
 
+GONE = "gone"
+PAUSED = "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelState:
+    """A configured channel that is not posting: gone (the bot was removed) or paused."""
+
+    name: str
+    state: str  # GONE or PAUSED
+    since: float
+    reason: str
+
+
 async def mark_channel_gone(db: Database, name: str, reason: str, now: float) -> bool:
-    """Returns True the first time, so the admins are told once."""
+    """Returns True the first time (a paused channel may become gone), so the admins are
+    told once."""
     changed = await db.execute(
-        "INSERT INTO channels_gone (name, since, reason) VALUES (?, ?, ?) "
+        "INSERT INTO channels_gone (name, since, reason, state) VALUES (?, ?, ?, 'gone') "
+        "ON CONFLICT (name) DO UPDATE SET state = 'gone', since = excluded.since, "
+        "reason = excluded.reason WHERE channels_gone.state != 'gone'",
+        (name, now, reason),
+    )
+    return changed == 1
+
+
+async def mark_channel_paused(db: Database, name: str, reason: str, now: float) -> bool:
+    """Returns True when the channel was posting until now (a gone one stays gone)."""
+    changed = await db.execute(
+        "INSERT INTO channels_gone (name, since, reason, state) VALUES (?, ?, ?, 'paused') "
         "ON CONFLICT (name) DO NOTHING",
         (name, now, reason),
     )
     return changed == 1
+
+
+async def channel_states(db: Executor) -> dict[str, ChannelState]:
+    """Every configured channel that is gone or paused, by name."""
+    rows = await db.fetch_all("SELECT name, state, since, reason FROM channels_gone")
+    return {
+        str(r["name"]): ChannelState(str(r["name"]), str(r["state"]), r["since"], r["reason"])
+        for r in rows
+    }
 
 
 async def move_channel(db: Database, platform: str, old_id: str, new_id: str) -> None:
@@ -304,8 +339,11 @@ async def current_chat_id(db: Executor, platform: str, chat_id: str) -> str:
 
 
 async def gone_channels(db: Executor) -> set[str]:
-    return {str(r["name"]) for r in await db.fetch_all("SELECT name FROM channels_gone")}
+    """Channels nothing is enqueued for (paused ones still collect their posts)."""
+    rows = await db.fetch_all("SELECT name FROM channels_gone WHERE state = 'gone'")
+    return {str(r["name"]) for r in rows}
 
 
-async def clear_channel_gone(db: Database, name: str) -> None:
-    await db.execute("DELETE FROM channels_gone WHERE name = ?", (name,))
+async def clear_channel_gone(db: Database, name: str) -> bool:
+    """The channel posts again; False if it was neither gone nor paused."""
+    return await db.execute("DELETE FROM channels_gone WHERE name = ?", (name,)) == 1

@@ -43,6 +43,8 @@ class DeliveryRow:
     message_id: str | None
     post_json: str
     instance: str = ""  # this database's random id (migration 0006)
+    form: str = ""  # how the sent post shows (the adapter's SentRef.form; migration 0008)
+    created_at: float = 0.0  # when its item was enqueued
 
     @property
     def key(self) -> str:
@@ -54,7 +56,8 @@ _ROW_SQL = """
 SELECT d.id AS id, d.item_id AS item_id, d.action AS action, d.platform AS platform,
        d.chat_id AS chat_id, d.chat_kind AS chat_kind, d.target AS target, d.state AS state,
        d.attempts AS attempts, d.next_attempt_at AS next_attempt_at,
-       d.message_id AS message_id, i.post AS post_json,
+       d.message_id AS message_id, i.post AS post_json, d.sent_form AS sent_form,
+       i.created_at AS created_at,
        (SELECT value FROM bot_state WHERE key = 'instance') AS instance
 FROM deliveries d JOIN outbox_items i ON i.id = d.item_id
 """
@@ -75,6 +78,8 @@ def _row(r: Row) -> DeliveryRow:
         message_id=r["message_id"],
         post_json=r["post_json"],
         instance=r["instance"] or "",
+        form=r["sent_form"],
+        created_at=r["created_at"],
     )
 
 
@@ -112,9 +117,10 @@ async def insert_edits(tx: Tx, item_id: int, post_json: str, now: float) -> list
     await tx.execute("UPDATE outbox_items SET post = ? WHERE id = ?", (post_json, item_id))
     rows = await tx.fetch_all(
         "INSERT INTO deliveries (item_id, action, platform, chat_id, chat_kind, target, state, "
-        "next_attempt_at, message_id, updated_at) "
+        "next_attempt_at, message_id, sent_form, updated_at) "
         "SELECT item_id, 'edit', platform, chat_id, chat_kind, target, 'pending', ?, "
-        "message_id, ? FROM deliveries WHERE item_id = ? AND action = 'send' AND state = 'sent' "
+        "message_id, sent_form, ? FROM deliveries "
+        "WHERE item_id = ? AND action = 'send' AND state = 'sent' "
         "RETURNING platform",
         (now, now, item_id),
     )
@@ -164,11 +170,21 @@ async def finish(
     now: float,
     message_id: str | None = None,
     error: str | None = None,
+    form: str | None = None,
 ) -> None:
     await db.execute(
         "UPDATE deliveries SET state = ?, message_id = COALESCE(?, message_id), error = ?, "
-        "updated_at = ? WHERE id = ?",
-        (state, message_id, error, now, delivery_id),
+        "sent_form = COALESCE(?, sent_form), updated_at = ? WHERE id = ?",
+        (state, message_id, error, form, now, delivery_id),
+    )
+
+
+async def record_form(db: Database, row: DeliveryRow, form: str) -> None:
+    """An edit changed how a sent post shows (a new image): later edits start from it."""
+    await db.execute(
+        "UPDATE deliveries SET sent_form = ? WHERE item_id = ? AND platform = ? "
+        "AND chat_id = ? AND message_id = ? AND action = 'send' AND state = 'sent'",
+        (form, row.item_id, row.platform, row.chat_id, row.message_id),
     )
 
 
@@ -193,11 +209,21 @@ async def end_chat(db: Database, platform: str, chat_id: str, now: float) -> int
 
 
 async def move_chat(db: Database, platform: str, old_id: str, new_id: str) -> int:
-    """A chat got a new id (a Telegram group became a supergroup): pending rows follow."""
+    """A chat got a new id (a Telegram group became a supergroup): its rows follow, sent
+    ones too, so that a later edit is addressed to where the chat is now."""
     return await db.execute(
-        "UPDATE deliveries SET chat_id = ? WHERE platform = ? AND chat_id = ? "
-        "AND state IN ('pending', 'sending')",
+        "UPDATE deliveries SET chat_id = ? WHERE platform = ? AND chat_id = ?",
         (new_id, platform, old_id),
+    )
+
+
+async def delay_chat(db: Database, platform: str, chat_id: str, until: float, now: float) -> int:
+    """Every pending row of a chat waits until `until` (a paused chat), or is due at
+    `until` (a resumed one)."""
+    return await db.execute(
+        "UPDATE deliveries SET next_attempt_at = ?, updated_at = ? "
+        "WHERE platform = ? AND chat_id = ? AND state = 'pending'",
+        (until, now, platform, chat_id),
     )
 
 
@@ -258,3 +284,21 @@ async def item_counts(db: Executor, item_id: int) -> dict[str, int]:
         (item_id,),
     )
     return {str(r["state"]): int(r["n"]) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelActivity:
+    """A channel's last post (when it was sent) and how many posts wait for it."""
+
+    last_sent_at: float | None
+    pending: int
+
+
+async def channel_activity(db: Executor) -> dict[str, ChannelActivity]:
+    """By target ("channel:<name>"): when its last post went out and how many wait."""
+    rows = await db.fetch_all(
+        "SELECT target, MAX(CASE WHEN state = 'sent' AND action = 'send' THEN updated_at END) "
+        "AS last_sent, SUM(CASE WHEN state IN ('pending', 'sending') THEN 1 ELSE 0 END) "
+        "AS pending FROM deliveries WHERE target LIKE 'channel:%' GROUP BY target"
+    )
+    return {str(r["target"]): ChannelActivity(r["last_sent"], int(r["pending"] or 0)) for r in rows}

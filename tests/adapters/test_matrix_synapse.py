@@ -158,7 +158,9 @@ async def test_article_post_arrives_with_intact_html_and_can_be_edited(
                     "SELECT message_id FROM deliveries WHERE item_id = ?", (item,)
                 )
                 assert sent is not None
-                await adapter.edit(SentRef(ChatRef("matrix", alias), sent[0]), Post.text("Fixed"))
+                await adapter.edit(
+                    SentRef(ChatRef("matrix", alias), sent[0]), Post.text("Fixed"), key="e1"
+                )
                 await human.wait_until(
                     lambda: len(human.messages(room_id, sender=bot.user_id)) == 2
                 )

@@ -21,9 +21,11 @@ from telegram.error import (
 
 from bot.adapters.telegram_map import to_chat_error, to_incoming
 from bot.chat import (
+    CannotPostNow,
     ChatError,
     ChatGone,
     ChatKind,
+    ChatMoved,
     IncomingKind,
     MaybeDelivered,
     RateLimited,
@@ -172,11 +174,16 @@ TOKEN = "123456789:" + "AA" + "Example" * 5
 ERRORS: list[tuple[TelegramError, type[ChatError]]] = [
     (Forbidden("Forbidden: bot was blocked by the user"), ChatGone),
     (Forbidden("Forbidden: bot was kicked from the channel chat"), ChatGone),
-    (BadRequest("Bad Request: chat not found"), ChatGone),
+    (Forbidden("Forbidden: bot is not a member of the channel chat"), ChatGone),
+    (Forbidden("Forbidden: bot can't initiate conversation with a user"), ChatGone),
+    # Issue 14: ambiguous refusals pause the chat instead of dropping it for good.
+    (BadRequest("Bad Request: chat not found"), CannotPostNow),
+    (BadRequest("Bad Request: not enough rights to send text messages to the chat"), CannotPostNow),
+    (BadRequest("Bad Request: need administrator rights in the channel chat"), CannotPostNow),
     (BadRequest("Bad Request: bot was kicked from the supergroup chat"), ChatGone),
     (BadRequest("Bad Request: user is deactivated"), ChatGone),
-    (BadRequest("Bad Request: have no rights to send a message"), ChatGone),
-    (ChatMigrated(-1005), ChatGone),
+    (BadRequest("Bad Request: have no rights to send a message"), CannotPostNow),
+    (ChatMigrated(-1005), ChatMoved),
     (BadRequest("Bad Request: can't parse entities: unsupported start tag"), Rejected),
     (BadRequest("Bad Request: message is too long"), Rejected),
     # The transport raises TimedOut once the request may have been written ...
@@ -184,8 +191,9 @@ ERRORS: list[tuple[TelegramError, type[ChatError]]] = [
     (TimedOut(), MaybeDelivered),  # PTB could not say when it happened: assume it was sent
     # ... and a plain NetworkError when it never connected: nothing was sent.
     (NetworkError("aiohttp.ClientConnectorError: not connected"), Transient),
-    (NetworkError("Internal Server Error (500)"), Transient),
-    (NetworkError("Bad Gateway"), Transient),
+    # A 5xx is an answer: the request reached Telegram, which may have acted on it.
+    (NetworkError("Internal Server Error (500)"), MaybeDelivered),
+    (NetworkError("Bad Gateway"), MaybeDelivered),
     (InvalidToken("Unauthorized"), Transient),
     (Conflict("Conflict: terminated by other getUpdates request"), Rejected),
 ]

@@ -1,8 +1,7 @@
 """The Telegram adapter against the stand-in's stricter rules (issue 14).
 
-Each xfail(strict=True) test pins a real bug the stricter stand-in revealed; it
-is the work list for fixing the adapter, and turns into a failure (XPASS) the
-moment the bug is fixed, so the mark cannot outlive the bug.
+Each test pins a real bug the stricter stand-in revealed (each failed on the main
+branch before issue 14's fixes).
 """
 
 from __future__ import annotations
@@ -56,7 +55,7 @@ async def test_a_long_photo_post_edited_to_other_long_text_edits_its_text_messag
     await adapter.start(None)
     try:
         sent = await adapter.send(NEWS_CHAT, photo_post("old " * 400), key="k")
-        await adapter.edit(sent, photo_post("new " * 400))
+        await adapter.edit(sent, photo_post("new " * 400), key="e1")
     finally:
         await adapter.stop()
     photo, text = api.bot_messages(CHANNEL)
@@ -72,35 +71,25 @@ async def test_an_edit_that_changes_only_the_buttons_updates_them(api: TelegramA
     second = Post(blocks=(para("40% raised"),), buttons=((Button("Help", command="/help"),),))
     try:
         sent = await adapter.send(NEWS_CHAT, first, key="k")
-        await adapter.edit(sent, second)
+        await adapter.edit(sent, second, key="e2")
     finally:
         await adapter.stop()
     [shown] = api.bot_messages(CHANNEL)
     assert shown.keyboard == [[{"text": "Help", "callback_data": "/help"}]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: edit() picks editMessageCaption from the new post (it has an image) "
-    "although a text message was sent; Telegram: 'there is no caption in the message to edit'",
-)
 async def test_a_text_post_edited_to_carry_an_image_edits_its_text(api: TelegramApi) -> None:
     adapter = adapter_for(api)
     await adapter.start(None)
     try:
         sent = await adapter.send(NEWS_CHAT, Post.text("40% raised"), key="k")
-        await adapter.edit(sent, Post(blocks=(para("50% raised"),), image_url=IMAGE))
+        await adapter.edit(sent, Post(blocks=(para("50% raised"),), image_url=IMAGE), key="e3")
     finally:
         await adapter.stop()
     [shown] = api.bot_messages(CHANNEL)
     assert shown.text == "50% raised"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: a photo+text post edited to fit a caption calls editMessageCaption on "
-    "its text message (the id kept is the text's); Telegram refuses it",
-)
 async def test_a_long_photo_post_edited_to_fit_a_caption_edits_what_was_sent(
     api: TelegramApi,
 ) -> None:
@@ -108,18 +97,12 @@ async def test_a_long_photo_post_edited_to_fit_a_caption_edits_what_was_sent(
     await adapter.start(None)
     try:
         sent = await adapter.send(NEWS_CHAT, photo_post("word " * 400), key="k")
-        await adapter.edit(sent, photo_post("now short"))
+        await adapter.edit(sent, photo_post("now short"), key="e4")
     finally:
         await adapter.stop()
     assert any("now short" in m.text for m in api.bot_messages(CHANNEL))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: a photo post edited to long text first calls editMessageText on the "
-    "photo (refused: 'there is no text in the message to edit'), then the caption: the edit "
-    "method is picked from the new post, not from what was sent",
-)
 async def test_a_photo_post_edited_to_long_text_edits_its_caption_in_one_call(
     api: TelegramApi,
 ) -> None:
@@ -127,7 +110,7 @@ async def test_a_photo_post_edited_to_long_text_edits_its_caption_in_one_call(
     await adapter.start(None)
     try:
         sent = await adapter.send(NEWS_CHAT, photo_post("short"), key="k")
-        await adapter.edit(sent, photo_post("long " * 400))
+        await adapter.edit(sent, photo_post("long " * 400), key="e5")
     finally:
         await adapter.stop()
     [shown] = api.bot_messages(CHANNEL)
@@ -135,17 +118,12 @@ async def test_a_photo_post_edited_to_long_text_edits_its_caption_in_one_call(
     assert edit_calls(api) == ["editMessageCaption"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: a changed image is never edited (no editMessageMedia); readers keep "
-    "seeing the old picture",
-)
 async def test_a_photo_post_edited_with_a_new_image_shows_it(api: TelegramApi) -> None:
     adapter = adapter_for(api)
     await adapter.start(None)
     try:
         sent = await adapter.send(NEWS_CHAT, photo_post("caption"), key="k")
-        await adapter.edit(sent, photo_post("caption", OTHER_IMAGE))
+        await adapter.edit(sent, photo_post("caption", OTHER_IMAGE), key="e6")
     finally:
         await adapter.stop()
     [shown] = api.bot_messages(CHANNEL)
@@ -155,29 +133,19 @@ async def test_a_photo_post_edited_with_a_new_image_shows_it(api: TelegramApi) -
 # --- every call is paced ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: edits bypass the pacer; under Telegram's per-chat window an edit right "
-    "after a send gets a 429 (RateLimited) instead of waiting its turn",
-)
 async def test_an_edit_right_after_a_send_waits_its_turn(api: TelegramApi) -> None:
     api.strict(overall_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
     adapter = adapter_for(api)
     await adapter.start(None)
     try:
         sent = await adapter.send(NEWS_CHAT, Post.text("20% raised"), key="k")
-        await adapter.edit(sent, Post.text("30% raised"))
+        await adapter.edit(sent, Post.text("30% raised"), key="e7")
     finally:
         await adapter.stop()
     assert [m.text for m in api.bot_messages(CHANNEL)] == ["30% raised"]
     assert api.stats.rejected_429 == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: a pin is an API call that takes no pacing token; right after its post "
-    "it gets a 429 and the announcement stays unpinned (only logged)",
-)
 async def test_a_pinned_post_is_pinned_under_flood_limits(api: TelegramApi) -> None:
     api.strict(overall_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
     adapter = adapter_for(api)
@@ -190,11 +158,6 @@ async def test_a_pinned_post_is_pinned_under_flood_limits(api: TelegramApi) -> N
     assert api.stats.rejected_429 == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: a photo post with long text is two API calls but takes one pacing "
-    "token (delivery.py:161); the text gets a 429 under the per-chat window",
-)
 async def test_a_photo_post_with_long_text_is_delivered_without_a_429(
     tmp_path: Path, api: TelegramApi
 ) -> None:
@@ -209,11 +172,6 @@ async def test_a_photo_post_with_long_text_is_delivered_without_a_429(
 # --- group migration -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: edit() does not follow ChatMigrated (send() does), and the error maps "
-    "to ChatGone: an edit row carrying the old group id fails for good",
-)
 async def test_an_edit_addressed_to_a_migrated_group_follows_it(api: TelegramApi) -> None:
     api.migrate_group(-5, -1005, user_id=USER)
     adapter = adapter_for(api)
@@ -223,19 +181,16 @@ async def test_an_edit_addressed_to_a_migrated_group_follows_it(api: TelegramApi
         sent = await adapter.send(old_group, Post.text("20% raised"), key="k")
         assert sent.chat.id == "-1005"
         # An edit row copies the target's chat id, which is still the old one.
-        await adapter.edit(type(sent)(old_group, sent.message_id), Post.text("30% raised"))
+        await adapter.edit(
+            type(sent)(old_group, sent.message_id), Post.text("30% raised"), key="e8"
+        )
     finally:
         await adapter.stop()
     assert [m.text for m in api.bot_messages(-1005)] == ["30% raised"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: ChatMigrated maps to ChatGone (telegram_map.py:230); it should be a "
-    "neutral ChatMoved(new_id) that sends and edits follow",
-)
 def test_a_migrated_group_maps_to_chat_moved_with_the_new_id() -> None:
-    from bot.chat import ChatMoved  # type: ignore[attr-defined]
+    from bot.chat import ChatMoved
 
     error = to_chat_error(ChatMigrated(-1005))
     assert isinstance(error, ChatMoved)
@@ -245,11 +200,6 @@ def test_a_migrated_group_maps_to_chat_moved_with_the_new_id() -> None:
 # --- channels that come back -------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: BOT_ADDED updates are dropped (app.py:172, router.py:120): a channel "
-    "marked gone after the bot was kicked never resumes when the bot is added back",
-)
 async def test_a_channel_resumes_when_the_bot_is_added_back(
     tmp_path: Path, api: TelegramApi
 ) -> None:
@@ -271,12 +221,6 @@ async def test_a_channel_resumes_when_the_bot_is_added_back(
     assert [m.text for m in api.bot_messages(CHANNEL)] == ["Back again"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: 400 'not enough rights to send' maps to ChatGone and 'need "
-    "administrator rights' to Rejected (the post is dropped); both mean 'cannot post now': "
-    "pause the channel, tell the admins, keep the row pending",
-)
 @pytest.mark.parametrize("kind", ["channel", "supergroup"])
 async def test_a_channel_without_rights_to_post_is_paused_not_dropped(
     tmp_path: Path, kind: str

@@ -122,7 +122,7 @@ async def test_the_wrapping_adapter_sends_and_edits_resolved_posts() -> None:
     inner = RecordingAdapter()
     adapter = AppealingAdapter(inner, AppealResolver(settings()))
     sent = await adapter.send(CHANNEL, article_post(), key="k1")
-    await adapter.edit(sent, article_post())
+    await adapter.edit(sent, article_post(), key="e1")
     assert "send /donate russia" in inner.sent[0][2]
     assert "send /donate russia" in inner.edits[0][2]
     assert adapter.platform == inner.platform

@@ -124,27 +124,4 @@ CAPABILITIES: dict[str, Capabilities] = {
 }
 
 # (test function name, adapter) -> the bug, where it is, and the issue that fixes it.
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    ("test_edit_back_to_an_earlier_text_shows_it", "matrix"): (
-        "Matrix edits take a transaction id made from their content "
-        "(bot/adapters/matrix.py:456), so an edit back to an earlier text is deduplicated "
-        "by the homeserver and the room keeps showing the later one (issue 14)"
-    ),
-    ("test_edit_back_to_an_earlier_text_shows_it", "matrix-e2e"): (
-        "Matrix edits take a transaction id made from their content (bot/adapters/matrix.py, "
-        "edit_txn_id), so an edit back to an earlier text is deduplicated (issue 14)"
-    ),
-    ("test_edit_a_text_post_into_one_with_an_image", "telegram"): (
-        "Telegram picks the edit method from the new post, not from what was sent "
-        "(bot/adapters/telegram.py:537-558): editMessageCaption on a text message (issue 14)"
-    ),
-    ("test_edit_a_photo_post_into_long_text", "telegram"): (
-        "Telegram picks the edit method from the new post, not from what was sent "
-        "(bot/adapters/telegram.py:553): the whole 4096-unit text goes to "
-        "editMessageCaption and is refused (issue 14)"
-    ),
-    ("test_edit_in_a_moved_chat_names_the_new_chat", "telegram"): (
-        "ChatMigrated maps to ChatGone (bot/adapters/telegram_map.py:230); issue 14 adds "
-        "a neutral ChatMoved(new_id)"
-    ),
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}

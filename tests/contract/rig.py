@@ -7,7 +7,6 @@ of messages, or a second Matrix account reading the room from Synapse.
 
 from __future__ import annotations
 
-import inspect
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -90,15 +89,8 @@ class Rig(Protocol):
 
 
 async def edit(adapter: ChatAdapter, sent: SentRef, post: Post, *, key: str) -> None:
-    """Edit through the adapter, passing `key` when its `edit` takes one.
-
-    Issue 14 gives `edit()` a key like `send()`; the tests name one for every
-    edit already, so they keep working once it does.
-    """
-    if "key" in inspect.signature(adapter.edit).parameters:
-        await adapter.edit(sent, post, key=key)  # type: ignore[call-arg]
-    else:
-        await adapter.edit(sent, post)
+    """Edit through the adapter; `key` is the edit's own idempotency key, like `send()`'s."""
+    await adapter.edit(sent, post, key=key)
 
 
 def key() -> str:

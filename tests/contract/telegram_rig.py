@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
 
 from bot.adapters.telegram import TelegramAdapter
 from bot.chat import ChatKind, ChatRef
 from tests.contract.capabilities import CAPABILITIES
+from tests.contract.relay import Relay
 from tests.contract.rig import Refusing, Shown
 from tests.fakes.telegram_api import ShownMessage, TelegramApi, telegram_api, utf16_len
 
@@ -54,6 +56,7 @@ class TelegramRig:
         api.add_chat(GROUP_ID, "group", title="Volunteers")
         self.adapter = TelegramAdapter(token=api.token, api_base=f"{api.url}/bot")
         self.chat = ChatRef("telegram", str(GROUP_ID), ChatKind.GROUP, "Volunteers")
+        self._cleanups: list[Callable[[], Awaitable[None]]] = []
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -64,6 +67,8 @@ class TelegramRig:
             try:
                 yield rig
             finally:
+                for cleanup in reversed(rig._cleanups):
+                    await cleanup()
                 await rig.adapter.stop()
 
     async def shown(self, chat: ChatRef) -> list[Shown]:
@@ -92,8 +97,19 @@ class TelegramRig:
         return Refusing(self.adapter, self.chat, _nothing, retry_after=7.0)
 
     async def unreachable(self) -> Refusing:
-        self.api.fail_next(1, "500")
-        return Refusing(self.adapter, self.chat, _nothing)
+        """The bot reaches the stand-in through a relay, which then stops listening.
+
+        (A 5xx is no such case: Telegram answered, and may have posted: MaybeDelivered.)
+        """
+        port = urlsplit(self.api.url).port
+        assert port is not None
+        relay = await Relay.open(port)
+        self._cleanups.append(relay.close)
+        adapter = TelegramAdapter(token=self.api.token, api_base=f"{relay.url}/bot")
+        await adapter.start(None)
+        self._cleanups.append(adapter.stop)
+        await relay.close()
+        return Refusing(adapter, self.chat, relay.reopen)
 
 
 async def _nothing() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from bot.chat import ChatRef, OnIncoming, PlatformLimits, Post, SentRef
+from bot.chat import CallGate, ChatRef, OnIncoming, PlatformLimits, Post, SentRef
 from bot.chat.plain import render_plain
 
 
@@ -20,6 +20,7 @@ class RecordingAdapter:
     sent: list[tuple[str, str, str]] = field(default_factory=list)  # (chat id, key, text)
     edits: list[tuple[str, str, str]] = field(default_factory=list)  # (chat id, message id, text)
     failures: dict[str, list[Exception]] = field(default_factory=dict)  # chat id -> to raise
+    pacing: CallGate = field(default_factory=CallGate.unlimited)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def start(self, on_incoming: OnIncoming | None) -> None:
@@ -34,8 +35,9 @@ class RecordingAdapter:
         self.sent.append((chat.id, key, render_plain(post)))
         return SentRef(chat, f"m{next(self._ids)}")
 
-    async def edit(self, sent: SentRef, post: Post) -> None:
+    async def edit(self, sent: SentRef, post: Post, *, key: str) -> SentRef:
         self.edits.append((sent.chat.id, sent.message_id, render_plain(post)))
+        return sent
 
     async def stop(self) -> None:
         return None
