@@ -6,6 +6,7 @@ branch before issue 14's fixes).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -238,3 +239,30 @@ async def test_a_channel_without_rights_to_post_is_paused_not_dropped(
             counts = await q.item_counts(bot.db, bot.items[0])
             assert not set(counts) & set(q.FINAL_STATES), counts
             assert await fq.gone_channels(bot.db) == set()
+
+
+async def test_commands_during_a_fan_out_are_answered_first_without_a_429(
+    tmp_path: Path, api: TelegramApi
+) -> None:
+    # Issue 14: replies bypassed the pacer (6 x 429 and 4 of 10 replies lost). Telegram's
+    # real limits, a fan-out that takes ten seconds, and twenty people asking meanwhile.
+    api.strict(overall_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
+    subscribers = range(20_000, 20_300)
+    for user in subscribers:
+        api.add_chat(user)
+    targets = [q.Target("telegram", str(u), "private", "subscriber") for u in subscribers]
+    people = range(30_000, 30_020)
+    async with running_bot(tmp_path, api, posts=[(Post.text("A new article"), targets)]) as bot:
+        await api.wait_until(lambda: api.stats.sent >= 30, 10)  # the fan-out is under way
+        asked_at = time.monotonic()
+        for person in people:
+            api.inject_text(person, "/help")
+        await api.wait_until(lambda: all(api.bot_messages(p) for p in people), 10)
+        answered_in = time.monotonic() - asked_at
+        fanned_out = sum(1 for u in subscribers if api.bot_messages(u))
+        assert await bot.settled(bot.items[0], len(targets), limit=30) == {"sent": 300}
+    assert api.stats.rejected_429 == 0
+    assert all(len(api.bot_messages(p)) == 1 for p in people)
+    # Each reply waited at most about one slot: all twenty long before the fan-out's end.
+    assert answered_in < 3.0, answered_in
+    assert fanned_out < 250, fanned_out
