@@ -8,6 +8,7 @@ from bot.i18n import N_
 from handlers import (
     announce,
     basic,
+    channels,
     deeplinks,
     feeds,
     language,
@@ -44,6 +45,8 @@ def all_commands(donations: Donations | None) -> tuple[CommandSpec, ...]:
         S("audit", announce.audit, N_("the latest admin actions"), "[n]", admin=True),
         S("feeds", feeds.feeds_status, N_("each feed's status"), admin=True),
         S("feed_check", feeds.feed_check, N_("preview a feed"), "URL", admin=True),
+        S("channels", channels.channels, N_("each channel's state"), admin=True),
+        S("resume", channels.resume, N_("resume a paused channel"), N_("NAME"), admin=True),
     ]  # fmt: skip
     if donations is not None:
         specs += DonationCommands(donations).specs()
