@@ -22,6 +22,7 @@ from typing import TextIO
 from bot import __version__, cluster
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.matrix import MatrixAdapter
+from bot.adapters.matrix_invites import InvitePolicy, default_servers
 from bot.adapters.telegram import TelegramAdapter
 from bot.announcements import Announcements
 from bot.appeals.matching import CampaignMatcher, CampaignRule
@@ -115,12 +116,22 @@ def matrix_adapter(config: Config, db: Database, environ: Mapping[str, str]) -> 
         password=_secret(environ, m.password_env),
         rooms=[c.chat for c in config.channels if c.platform == "matrix"],
         admins=list(config.admins.matrix),
+        invites=matrix_invites(config),
         rate=m.rate,
         burst=m.burst,
         exempt=m.exempt,
         store_path=matrix_store_path(config),
         language=config.bot.language,
     )
+
+
+def matrix_invites(config: Config) -> InvitePolicy:
+    """Whose invites the bot takes: `[matrix] allowed_servers`, by default the bot's own
+    server, the configured rooms' servers (from their aliases) and the admins' servers."""
+    m = config.matrix
+    rooms = [c.chat for c in config.channels if c.platform == "matrix"]
+    servers = m.allowed_servers or default_servers(m.user_id, rooms, config.admins.matrix)
+    return InvitePolicy(frozenset(s.lower() for s in servers), m.max_rooms)
 
 
 def matrix_store_path(config: Config) -> Path:

@@ -34,7 +34,12 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0
 
-_CHAT_CHANGES = (IncomingKind.BOT_REMOVED, IncomingKind.BOT_ADDED, IncomingKind.CHAT_MIGRATED)
+_CHAT_CHANGES = (
+    IncomingKind.BOT_REMOVED,
+    IncomingKind.BOT_ADDED,
+    IncomingKind.CHAT_MIGRATED,
+    IncomingKind.PLATFORM_STOPPED,
+)
 
 BackgroundJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -151,6 +156,9 @@ class App:
             log.info("removed from a %s chat on %s", chat.kind, chat.platform)
             await fq.deactivate_subscriber(self.db, chat.platform, chat.id)
             await q.end_chat(self.db, chat.platform, chat.id, time.time())
+        elif incoming.kind is IncomingKind.PLATFORM_STOPPED:
+            log.error("the %s adapter stopped: %s", chat.platform, incoming.text)
+            await audience.on_platform_stopped(chat.platform, incoming.text)
         elif incoming.kind is IncomingKind.BOT_ADDED:
             log.info("added to a %s chat on %s", chat.kind, chat.platform)
             await audience.on_bot_added(chat.platform, chat.id)

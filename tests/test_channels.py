@@ -72,16 +72,20 @@ async def test_a_channel_without_rights_is_paused_kept_and_resumed_by_hand(
     assert await q.item_counts(db, item) == {"pending": 1}  # kept, not dropped
     assert await fq.gone_channels(db) == set()
     [notice] = await admin_notices(db)
-    assert "is paused" in notice and NO_RIGHTS in notice and "/resume news" in notice
+    assert "is paused" in notice
+    assert NO_RIGHTS in notice
+    assert "/resume news" in notice
     listed = await admin_says(app, "/channels")
-    assert "news (console) — paused since" in listed and "1 waiting" in listed
+    assert "news (console) — paused since" in listed
+    assert "1 waiting" in listed
 
     assert "resumed" in await admin_says(app, "/resume news")
     await worker_for(app, adapter, clock).drain(horizon=0.0, limit=5.0)
     assert await q.item_counts(db, item) == {"sent": 1}
     assert adapter.texts("news") == ["Rally at noon"]
     listed = await admin_says(app, "/channels")
-    assert "news (console) — posting; last post" in listed and "0 waiting" in listed
+    assert "news (console) — posting; last post" in listed
+    assert "0 waiting" in listed
     [entry] = await app.services.audit.latest(1)
     assert (entry.action, entry.detail, entry.result) == ("resume", "news", "resumed")
 

@@ -84,7 +84,7 @@ async def test_gone_channel_is_flagged_and_admins_told_once(tmp_path: Path, db: 
         await worker.drain(horizon=0.0, limit=10.0)
     admin = adapter.texts("admin")
     assert len(admin) == 1
-    assert "Channel news (console) no longer accepts posts: bot was kicked" in admin[0]
+    assert "Channel 'news' (console) no longer accepts posts: bot was kicked" in admin[0]
     assert await services.audience.channel_targets(["news"]) == []
 
 

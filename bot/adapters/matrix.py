@@ -39,6 +39,7 @@ from bot.adapters.matrix_client import (
     MatrixLoginError,
     close_client,
     log_in,
+    log_in_again,
     new_client,
     pin_event,
     request,
@@ -52,11 +53,12 @@ from bot.adapters.matrix_crypto import (
     prepare_room,
     upload_encrypted_png,
 )
+from bot.adapters.matrix_invites import InvitePolicy, Invites, default_servers
 from bot.adapters.matrix_map import (
     PLATFORM,
+    UNKNOWN_TOKEN,
     after_own_join,
     error_for,
-    invite_decision,
     left_alone,
     to_incoming,
 )
@@ -96,6 +98,10 @@ SYNC_TIMEOUT_MS = 30_000
 HANDLED_KEEP = 500
 
 
+class TokenRefused(Exception):
+    """The homeserver answered a sync with M_UNKNOWN_TOKEN."""
+
+
 class MatrixAdapter:
     """Matrix behind the `ChatAdapter` interface."""
 
@@ -112,6 +118,7 @@ class MatrixAdapter:
         password: str | None = None,
         rooms: Iterable[str] = (),
         admins: Iterable[str] = (),
+        invites: InvitePolicy | None = None,
         rate: float = 0.2,
         burst: int = 10,
         exempt: bool = False,
@@ -132,6 +139,10 @@ class MatrixAdapter:
             burst=burst,
         )
         self.pacing = CallGate(pacer_for(self.limits))
+        policy = invites or InvitePolicy(
+            frozenset(default_servers(user_id, self.rooms, self.admins))
+        )
+        self._invites = Invites(user_id, policy, self.admins)
         self._credentials = Credentials(access_token, device_id, password)
         self.e2e = store_path is not None  # end-to-end encryption, with keys kept there
         self._store_path = store_path
@@ -222,6 +233,10 @@ class MatrixAdapter:
         while True:
             try:
                 since = await self._sync_once(since, on_incoming)
+            except TokenRefused:
+                if not await self._log_in_again(on_incoming):
+                    return
+                continue
             except Exception as exc:
                 # Whatever went wrong, the next sync starts from the last stored token.
                 log.warning("Matrix sync failed (%s); retrying in %.0fs", exc, backoff)
@@ -230,6 +245,20 @@ class MatrixAdapter:
                 continue
             backoff = 1.0
             self.synced.set()
+
+    async def _log_in_again(self, on_incoming: OnIncoming) -> bool:
+        """The homeserver no longer takes the access token (M_UNKNOWN_TOKEN): log in again
+        with the password, else stop this adapter and say so; the rest of the bot runs on."""
+        client = self._require_client()
+        reason = await log_in_again(client, self.state, self.user_id, self._credentials)
+        if reason is None:
+            return True
+        log.error("matrix: stopping the Matrix adapter: %s", reason)
+        await self._close_client()
+        me = ChatRef(PLATFORM, self.user_id, ChatKind.PRIVATE)
+        kind = IncomingKind.PLATFORM_STOPPED
+        await on_incoming(Incoming(me, Sender(PLATFORM, self.user_id), reason, kind=kind))
+        return False
 
     async def _sync_once(self, since: str | None, on_incoming: OnIncoming) -> str:
         """One sync: handle what it brought, then store its token; return the token."""
@@ -244,6 +273,8 @@ class MatrixAdapter:
             )
         )
         if not isinstance(resp, SyncResponse):
+            if getattr(resp, "status_code", None) == UNKNOWN_TOKEN:
+                raise TokenRefused
             raise Transient(str(resp))
         await self._handle_invites(resp, on_incoming)
         if since is not None:  # the very first sync is history: only its token matters
@@ -305,22 +336,9 @@ class MatrixAdapter:
             await self.state.set("handled_events", json.dumps(list(self._handled)))
 
     async def _handle_invites(self, resp: Any, on_incoming: OnIncoming) -> None:
-        client = self._require_client()
-        configured = self._names.configured_ids(self.rooms)
-        for room_id, info in resp.rooms.invite.items():
-            invite = invite_decision(
-                info.invite_state, room_id, self.user_id, configured, self.admins
-            )
-            if invite.accept:
-                joined = await request(client.join(room_id))
-                if isinstance(joined, JoinResponse):
-                    log.info("accepted an invite to a Matrix room (%s)", invite.reason)
-                    chat = ChatRef(PLATFORM, room_id, ChatKind.GROUP)
-                    sender = Sender(PLATFORM, invite.inviter)
-                    await on_incoming(Incoming(chat, sender, kind=IncomingKind.BOT_ADDED))
-                    continue
-            log.info("declined an invite to a Matrix room (%s)", invite.reason)
-            await request(client.room_leave(room_id))
+        await self._invites.handle(
+            self._require_client(), resp.rooms.invite, self._names, self.rooms, on_incoming
+        )
 
     # --- sending ----------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from nio import (
 
 from bot.adapters.matrix_map import error_for
 from bot.adapters.matrix_render import pinned_content
-from bot.chat import MaybeDelivered, StateStore, Transient
+from bot.chat import ChatError, MaybeDelivered, StateStore, Transient
 
 __all__ = [
     "Credentials",
@@ -136,6 +136,21 @@ async def log_in(
         raise MatrixLoginError(f"no valid access token or password for {user_id}")
     await _keep(client, state, user_id, *fallback)
     return False
+
+
+async def log_in_again(
+    client: AsyncClient, state: StateStore, user_id: str, credentials: Credentials
+) -> str | None:
+    """After the homeserver refused the access token: log in with the password. None when
+    that worked, else why the adapter cannot go on."""
+    if not credentials.password:
+        return "the access token was refused and no password_env is configured"
+    try:
+        await log_in(client, state, user_id, credentials)
+    except (MatrixLoginError, ChatError) as exc:
+        return f"the access token was refused and logging in again failed: {exc}"
+    log.warning("matrix: the access token was refused; logged in again with the password")
+    return None
 
 
 async def _keep(

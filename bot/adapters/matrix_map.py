@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,13 +17,24 @@ from typing import Any
 
 from nio import InviteAliasEvent, InviteMemberEvent, MatrixRoom, RoomMemberEvent, RoomMessageText
 
-from bot.chat.errors import ChatError, ChatGone, MaybeDelivered, RateLimited, Rejected
+from bot.chat.errors import (
+    CannotPostNow,
+    ChatError,
+    ChatGone,
+    MaybeDelivered,
+    RateLimited,
+    Rejected,
+    Transient,
+)
 from bot.chat.model import ChatKind, ChatRef, Incoming, IncomingKind, Sender
 
 PLATFORM = "matrix"
 DEFAULT_RETRY_AFTER = 5.0
 # Not in the room, banned, not allowed to post, no such room or alias.
 _GONE_CODES = frozenset({"M_FORBIDDEN", "M_NOT_FOUND"})
+UNKNOWN_TOKEN = "M_UNKNOWN_TOKEN"  # noqa: S105 - an error code, not a secret
+# M_FORBIDDEN for a bot that is no longer in the room (left, kicked, banned, never joined).
+_NOT_IN_ROOM = re.compile(r"not in (the )?room|not joined|banned|not a member|not invited", re.I)
 
 
 def chat_kind(room: MatrixRoom) -> ChatKind:
@@ -162,6 +174,12 @@ def error_for(resp: Any) -> ChatError:
     if code == "M_LIMIT_EXCEEDED" or status == 429:
         return RateLimited(_retry_after(resp), text)
     # Without an error code (a proxy's page), the status says what happened.
+    if code == UNKNOWN_TOKEN:
+        return Transient(text)  # the adapter logs in again, or stops (see MatrixAdapter)
+    if code == "M_FORBIDDEN" and not _NOT_IN_ROOM.search(str(resp.message)):
+        # In the room, but its power levels no longer let the bot post: an admin may
+        # raise them again. Pause, do not drop.
+        return CannotPostNow(text)
     if code in _GONE_CODES or (not code and status in (403, 404)):
         return ChatGone(text)
     if status >= 500:

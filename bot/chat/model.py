@@ -50,6 +50,7 @@ class IncomingKind(enum.StrEnum):
     BOT_ADDED = "bot_added"  # the bot was added to (or unblocked in) a chat
     BOT_REMOVED = "bot_removed"  # the bot was removed, kicked or blocked
     CHAT_MIGRATED = "chat_migrated"  # the chat got a new id (Telegram supergroup)
+    PLATFORM_STOPPED = "platform_stopped"  # the adapter stopped for good; `text` says why
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,10 +101,27 @@ class Audience:
                 item_ids.append(item_id)
         return item_ids
 
-    async def notify_admins(self, notice: Localized) -> None:
-        """Tell every configured admin (privately, in their language) what an operator must know."""
+    async def notify_admins(self, notice: Localized, *, not_on: str | None = None) -> None:
+        """Tell every configured admin (privately, in their language) what an operator must
+        know; `not_on`: except on that platform (it cannot take the notice)."""
+        admins = [a for a in self.admins if a.platform != not_on]
         async with self.db.transaction() as tx:
-            await self.enqueue_localized(tx, "notice", notice, self.admins)
+            await self.enqueue_localized(tx, "notice", notice, admins)
+
+    async def on_platform_stopped(self, platform: str, reason: str) -> None:
+        """A platform's adapter stopped for good: the admins hear of it on the others."""
+
+        def notice(lang: Lang) -> Post:
+            return Post.text(
+                lang.gettext(
+                    "The {platform} connection stopped: {reason}. The bot runs on without "
+                    "it; fix the configuration and restart the bot.",
+                    platform=platform,
+                    reason=reason,
+                )
+            )
+
+        await self.notify_admins(notice, not_on=platform)
 
     async def on_gone(self, row: q.DeliveryRow, reason: str) -> None:
         """A chat refused us for good: deactivate the subscriber or flag the channel."""

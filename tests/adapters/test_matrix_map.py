@@ -16,6 +16,7 @@ from bot.adapters.matrix_map import (
     to_incoming,
 )
 from bot.chat import (
+    CannotPostNow,
     ChatGone,
     ChatKind,
     ChatRef,
@@ -24,6 +25,7 @@ from bot.chat import (
     RateLimited,
     Rejected,
     Sender,
+    Transient,
 )
 
 BOT = "@bot:example.org"
@@ -144,9 +146,13 @@ class TransportStandIn:
 
 
 def send_error(
-    errcode: str, status: int, headers: dict[str, str] | None = None, **body: Any
+    errcode: str,
+    status: int,
+    headers: dict[str, str] | None = None,
+    message: str = "nope",
+    **body: Any,
 ) -> Any:
-    resp = RoomSendError.from_dict({"errcode": errcode, "error": "nope", **body}, "!room:x")
+    resp = RoomSendError.from_dict({"errcode": errcode, "error": message, **body}, "!room:x")
     resp.transport_response = TransportStandIn(status, headers or {})
     return resp
 
@@ -164,7 +170,7 @@ def test_rate_limit_reads_the_header_before_the_body() -> None:
 @pytest.mark.parametrize(
     ("errcode", "status", "expected"),
     [
-        ("M_FORBIDDEN", 403, ChatGone),
+        ("M_FORBIDDEN", 403, CannotPostNow),  # "nope": in the room, not allowed to post
         ("M_NOT_FOUND", 404, ChatGone),
         ("M_UNKNOWN", 502, MaybeDelivered),
         ("M_TOO_LARGE", 413, Rejected),
@@ -177,6 +183,29 @@ def test_homeserver_errors_map_to_neutral_errors(
     errcode: str, status: int, expected: type[Exception]
 ) -> None:
     assert isinstance(error_for(send_error(errcode, status)), expected)
+
+
+@pytest.mark.parametrize(
+    ("errcode", "status", "message", "expected"),
+    [
+        # Synapse's words when the bot is no longer in the room: gone.
+        ("M_FORBIDDEN", 403, "User @bot:x not in room !r (None)", ChatGone),
+        ("M_FORBIDDEN", 403, "User @bot:x is banned from the room", ChatGone),
+        # A lowered power level: the bot may post again once it is raised (issue 14).
+        (
+            "M_FORBIDDEN",
+            403,
+            "You don't have permission to post that to the room. user_level (0) < send_level (50)",
+            CannotPostNow,
+        ),
+        # A refused access token: the adapter logs in again (or stops), the row waits.
+        ("M_UNKNOWN_TOKEN", 401, "Invalid access token passed.", Transient),
+    ],
+)
+def test_refusals_in_a_room_tell_gone_from_paused(
+    errcode: str, status: int, message: str, expected: type[Exception]
+) -> None:
+    assert isinstance(error_for(send_error(errcode, status, message=message)), expected)
 
 
 def invite_state(inviter: str, *, direct: bool = False, alias: str | None = None) -> list[Any]:
