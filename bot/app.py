@@ -38,6 +38,7 @@ from bot.donations.campaigns import Progress
 from bot.donations.changes import CampaignChanges
 from bot.feeds.poller import FeedPoller, FeedSettings
 from bot.feeds.websub import WebSub
+from bot.i18n import N_, lang_for
 from bot.instances import Job
 from bot.lifecycle import App, StartupError, admin_targets, delivery_policy
 from bot.outbox import Outbox, WakeSignals
@@ -99,6 +100,14 @@ def feed_settings(feed: FeedEntry) -> FeedSettings:
         campaign=feed.campaign,
         interval_with_push=feed.interval_with_push,
     )
+
+
+OPEN_THE_BOT = N_("Open a chat with the bot and press Start, then press the button again.")
+
+
+def open_bot_alert(default_language: str, language_code: str | None) -> str:
+    """What a person who never started the bot reads after pressing a channel post's button."""
+    return lang_for(language_code, default_language).gettext(OPEN_THE_BOT)
 
 
 def _secret(environ: Mapping[str, str], name: str | None) -> str | None:
@@ -169,6 +178,7 @@ def build_adapters(
             webhook_url=t.webhook_url,
             webhook_listen=t.webhook_listen,
             webhook_secret=_secret(environ, t.webhook_secret_env),
+            open_bot_alert=partial(open_bot_alert, config.bot.language),
         )
     if not adapters:
         raise StartupError("no chat platform is enabled: enable [console], [telegram] or [matrix]")

@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import datetime as dtm
 import logging
-import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -26,9 +25,11 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import BadRequest, ChatMigrated, RetryAfter, TelegramError
+from telegram.constants import ChatType
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot, TypeHandler
 
+from bot.adapters.telegram_buttons import AlertText, ChannelPresses
 from bot.adapters.telegram_calls import bot_command, edit_message, pin, send_payload
 from bot.adapters.telegram_edit import EditCall, SentForm, edit_calls, form_after
 from bot.adapters.telegram_links import deep_link_url
@@ -45,7 +46,12 @@ from bot.adapters.telegram_render import (
     Payload,
     render,
 )
-from bot.adapters.telegram_transport import AiohttpRequest
+from bot.adapters.telegram_transport import (
+    AiohttpRequest,
+    guard_logs,
+    new_request,
+    prefer_timedelta_periods,
+)
 from bot.adapters.telegram_webhook import WebhookServer
 from bot.chat import (
     CallGate,
@@ -62,7 +68,7 @@ from bot.chat import (
     pacer_for,
 )
 from bot.i18n import N_, lang_for
-from bot.logs import guard_loggers, quiet_below_warning, redact
+from bot.logs import redact
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -79,22 +85,6 @@ ALLOWED_UPDATES = ("message", "channel_post", "callback_query", "my_chat_member"
 EXPIRED_BUTTON = N_("This button has expired; please send the command again.")
 _STOP_GRACE = 20.0  # a send in flight gets this long to finish before the client closes
 _FOLLOW_UP_WAIT = 5.0  # the longest flood wait worth sitting out between a photo and its text
-# Loggers of the libraries that see the token: PTB's, and httpx's (PTB's default backend).
-_GUARDED_LOGGERS = ("telegram", "httpx", "httpcore")
-
-
-def _request(pool: int, read_timeout: float) -> AiohttpRequest:
-    return AiohttpRequest(pool=pool, read_timeout=read_timeout)
-
-
-def _prefer_timedelta_periods() -> None:
-    """Opt in to PTB 23's time periods now (PTB 22 warns otherwise).
-
-    PTB 22 warns on every read of a time period as a number, and RetryAfter
-    reads its own in its constructor: a flood wait would log a deprecation
-    warning (and fail a run with warnings as errors). `seconds` reads both forms.
-    """
-    os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
 class TelegramAdapter:
@@ -114,6 +104,7 @@ class TelegramAdapter:
         limits: PlatformLimits | None = None,
         read_timeout: float = 15.0,
         pacing: CallGate | None = None,
+        open_bot_alert: AlertText | None = None,
     ) -> None:
         self.limits = limits or TELEGRAM_LIMITS
         self.pacing = pacing or CallGate(pacer_for(self.limits))
@@ -133,7 +124,8 @@ class TelegramAdapter:
         self._idle = asyncio.Event()
         self._stop_lock = asyncio.Lock()
         self._buttons = ButtonTokens()
-        _guard_logs(token, webhook_secret)
+        self._presses = ChannelPresses(open_bot_alert)
+        guard_logs(token, webhook_secret)
 
     @property
     def username(self) -> str:
@@ -149,7 +141,7 @@ class TelegramAdapter:
 
     def _build(self) -> tuple[PtbApp, list[AiohttpRequest]]:
         base = self.api_base.rstrip("/")
-        requests = [_request(32, self.read_timeout), _request(2, self.read_timeout)]
+        requests = [new_request(32, self.read_timeout), new_request(2, self.read_timeout)]
         app = (
             ApplicationBuilder()
             .token(self._token)
@@ -163,8 +155,8 @@ class TelegramAdapter:
 
     async def start(self, on_incoming: OnIncoming | None) -> None:
         """Connect (getMe); with `on_incoming`, also receive updates by polling or webhook."""
-        _guard_logs(*self._secrets())  # loggers PTB created since the adapter was made
-        _prefer_timedelta_periods()
+        guard_logs(*self._secrets())  # loggers PTB created since the adapter was made
+        prefer_timedelta_periods()
         app, requests = self._build()
         try:
             async with self._mapped_errors():
@@ -235,13 +227,23 @@ class TelegramAdapter:
             await self._on_incoming(incoming)
         except Exception:
             log.exception("telegram: handling an update failed")
+        finally:
+            await self._presses.answer(incoming.sender.id)  # a press still held: answered now
 
     def _redact(self, exc: TelegramError) -> str:
         return redact(str(exc), self._secrets())
 
     async def _button(self, query: CallbackQuery, incoming: Incoming | None) -> Incoming | None:
-        """Answer every press (the client shows a spinner until we do), then hand it on."""
+        """Answer every press (the client shows a spinner until we do), then hand it on.
+
+        A press under a channel post is answered after its private reply was tried: if
+        the presser never started the bot, the answer is an alert that opens it.
+        """
         command = self._buttons.command_for(query.data or "")
+        message = query.message
+        if command and incoming and message and message.chat.type == ChatType.CHANNEL:
+            self._presses.hold(query)
+            return dataclasses.replace(incoming, text=command)
         try:
             expired = lang_for(query.from_user.language_code).gettext(EXPIRED_BUTTON)
             await query.answer(text=None if command else expired)
@@ -310,6 +312,11 @@ class TelegramAdapter:
         async with self._sending() as bot:
             try:
                 sent = await self._send_all(bot, chat, post, reply_to)
+            except Forbidden:
+                # Someone who never started the bot pressed a button under a channel post.
+                if await self._presses.refused(chat.id, self._username):
+                    log.info("telegram: a button presser has not started the bot; told them")
+                raise
             except ChatMigrated as exc:
                 log.info("telegram: a group became a supergroup; sending to its new id")
                 chat = dataclasses.replace(chat, id=str(exc.new_chat_id))
@@ -410,9 +417,3 @@ class TelegramAdapter:
                         unreachable.add(user_id)
                         reason = self._redact(exc)
                         log.warning("telegram: no admin command menu for one admin: %s", reason)
-
-
-def _guard_logs(*secrets: str | None) -> None:
-    """Redact the secrets from PTB's loggers; keep httpx's request lines (URLs) out."""
-    guard_loggers(_GUARDED_LOGGERS, secrets)
-    quiet_below_warning(("httpx", "httpcore"))

@@ -10,10 +10,13 @@ command reply waits for.
 from __future__ import annotations
 
 import asyncio
+import os
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from bot.logs import guard_loggers, quiet_below_warning
 
 __all__ = ["AiohttpRequest"]
 
@@ -132,3 +135,27 @@ def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str]
         filename, content, *mime = part
         form.add_field(name, content, filename=filename, content_type=mime[0] if mime else None)
     return form
+
+
+# Loggers of the libraries that see the token: PTB's, and httpx's (PTB's default backend).
+_GUARDED_LOGGERS = ("telegram", "httpx", "httpcore")
+
+
+def new_request(pool: int, read_timeout: float) -> AiohttpRequest:
+    return AiohttpRequest(pool=pool, read_timeout=read_timeout)
+
+
+def prefer_timedelta_periods() -> None:
+    """Opt in to PTB 23's time periods now (PTB 22 warns otherwise).
+
+    PTB 22 warns on every read of a time period as a number, and RetryAfter
+    reads its own in its constructor: a flood wait would log a deprecation
+    warning (and fail a run with warnings as errors). `seconds` reads both forms.
+    """
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+
+def guard_logs(*secrets: str | None) -> None:
+    """Redact the secrets from PTB's loggers; keep httpx's request lines (URLs) out."""
+    guard_loggers(_GUARDED_LOGGERS, secrets)
+    quiet_below_warning(("httpx", "httpcore"))

@@ -266,3 +266,30 @@ async def test_commands_during_a_fan_out_are_answered_first_without_a_429(
     # Each reply waited at most about one slot: all twenty long before the fan-out's end.
     assert answered_in < 3.0, answered_in
     assert fanned_out < 250, fanned_out
+
+
+# --- buttons under channel posts ---------------------------------------------------------
+
+
+async def test_a_press_by_someone_who_never_started_the_bot_opens_it(
+    tmp_path: Path, api: TelegramApi
+) -> None:
+    # Before: the private reply got 403 "bot can't initiate conversation with a user",
+    # which was only logged; the presser saw nothing happen.
+    stranger, regular = 4004, USER
+    api.add_user(stranger)
+    api.add_chat(regular)
+    post = Post(blocks=(para("Rally"),), buttons=((Button("Help", command="/help"),),))
+    async with running_bot(tmp_path, api) as bot:
+        sent = await bot.adapter.send(NEWS_CHAT, post, key="k")
+        refused = api.press_button(stranger, int(sent.message_id), "/help", chat_id=CHANNEL)
+        answered = api.press_button(regular, int(sent.message_id), "/help", chat_id=CHANNEL)
+        await api.wait_until(lambda: {refused, answered} <= set(api.answers), 10)
+        username = bot.adapter.username
+    alert = api.answers[refused]
+    assert alert["show_alert"] is True
+    assert "press Start" in alert["text"]
+    assert alert["url"] == f"https://t.me/{username}?start=from_channel"
+    assert not api.answers[answered].get("show_alert")
+    assert "/subscribe" in api.bot_messages(regular)[0].text
+    assert api.bot_messages(stranger) == []

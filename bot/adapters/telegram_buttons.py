@@ -1,0 +1,61 @@
+"""Presses of buttons under channel posts, whose answer waits for the private reply.
+
+A press under a channel post is answered in the presser's private chat. Someone who
+never started the bot cannot be written to first (403 "bot can't initiate
+conversation with a user"): instead of a logged 403, the press is answered with a
+short alert that opens the bot (`t.me/<bot>?start=…`), so one tap on Start fixes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from telegram import CallbackQuery
+from telegram.error import TelegramError
+
+log = logging.getLogger(__name__)
+
+START_PARAMETER = "from_channel"  # t.me/<bot>?start=…: Telegram allows [A-Za-z0-9_-]{1,64}
+# The alert's text in the presser's language (Telegram's language_code, or None).
+AlertText = Callable[[str | None], str]
+
+
+def _english(language_code: str | None) -> str:
+    return "Open a chat with the bot and press Start, then press the button again."
+
+
+class ChannelPresses:
+    """Unanswered presses under channel posts, by the presser's user id."""
+
+    def __init__(self, alert: AlertText | None = None) -> None:
+        self._alert = alert or _english
+        self._waiting: dict[str, CallbackQuery] = {}
+
+    def hold(self, query: CallbackQuery) -> None:
+        """Answer this press only once its reply was tried."""
+        self._waiting[str(query.from_user.id)] = query
+
+    async def answer(self, user_id: str, text: str | None = None) -> None:
+        """Answer the held press of `user_id`, if any (the reply went out, or failed)."""
+        query = self._waiting.pop(user_id, None)
+        if query is None:
+            return
+        try:
+            await query.answer(text=text)
+        except TelegramError as exc:
+            log.info("telegram: could not answer a button press: %s", type(exc).__name__)
+
+    async def refused(self, user_id: str, bot_username: str) -> bool:
+        """The reply to `user_id` was refused (never started, or blocked): answer the held
+        press with an alert that opens the bot. False if no press was waiting."""
+        query = self._waiting.pop(user_id, None)
+        if query is None:
+            return False
+        text = self._alert(query.from_user.language_code)
+        url = f"https://t.me/{bot_username}?start={START_PARAMETER}" if bot_username else None
+        try:
+            await query.answer(text=text, show_alert=True, url=url)
+        except TelegramError as exc:
+            log.info("telegram: could not answer a button press: %s", type(exc).__name__)
+        return True
