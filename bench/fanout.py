@@ -1,6 +1,6 @@
 """One article to N Telegram private chats under a strict flood limit, against PTB's limiter.
 
-    python -m bench.fanout [--chats 3000] [--rate 300] [--headroom 1.0]
+    python -m bench.fanout [--chats 3000] [--rate 300] [--headroom 1.0] [--commands 20]
 
 The Bot API stand-in (tests/fakes/telegram_api.py) runs in its own process and
 enforces a strict rolling window: at most R sends in any second overall and one
@@ -19,6 +19,15 @@ no retries, PTB's default HTTP backend) sending the same message to the same N
 chats with `bot.send_message`, gathered in batches of R. A send it gives up on
 (a 429) is lost: `ptb_lost`.
 
+With `--commands N`, N people each send /help once about a third into the bot's
+fan-out (injected by the stand-in): their replies share the one pacer, in its
+priority lane. Printed: `replies` answered, `reply_p50_ms`/`reply_max_ms` from the
+injection to the reply's acceptance, and `slots_per_reply`: the last reply's wait
+beyond one reply's round trip with no fan-out running (`idle_reply_ms`, the baseline
+of the same run), in pacing slots (1/R s) per reply. N replies asked at once need N
+slots whatever else runs, so 1.0 means the fan-out delayed none of them. The
+fan-out's rate and 429s count the replies too (the platform's limit holds for all).
+
 Rates are the stand-in's accepted sends over the time from the first accepted
 send to the last (stand-in clock); 429s are the stand-in's count. Also printed:
 `bot_first_ms` (from the enqueue to the first accepted send) and the CPU time of
@@ -34,6 +43,7 @@ import dataclasses
 import gc
 import logging
 import multiprocessing
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +71,7 @@ from bot.storage import outbox as q
 from tests.fakes.telegram_api import ShownMessage, telegram_api
 
 FIRST_USER = 100_000
+FIRST_PERSON = 900_000  # people who send commands during the fan-out
 STARTUP_LIMIT = 30.0
 
 
@@ -70,18 +81,21 @@ class Outcome:
     rejected_429: int
     first: float  # time.monotonic() of the first accepted send (the stand-in's clock)
     last: float
+    reply_ms: list[float] = dataclasses.field(default_factory=list)  # asked -> answered
 
     @property
     def rate(self) -> float:
+        """Accepted calls a second: the fan-out's sends and the replies (the limit is shared)."""
         span = self.last - self.first
-        return self.sent / span if span > 0 else 0.0
+        return (self.sent + len(self.reply_ms)) / span if span > 0 else 0.0
 
 
 # --- the stand-in, in its own process --------------------------------------------------
 
 
-def serve(chats: int, rate: int, limit: float, conn: Connection) -> None:
-    """Run the stand-in; send (url, token); on a message back, send the outcome and exit."""
+def serve(chats: int, rate: int, limit: float, conn: Connection, people: int = 0) -> None:
+    """Run the stand-in; send (url, token). A message "ask" makes each of `people` send
+    /help (answered "asked"); "done" sends the outcome back and ends it."""
     # The stand-in is Telegram, not part of what is measured: keep the collector's full
     # passes over the heap inherited from the benchmark (tens of ms) out of its answers.
     gc.collect()
@@ -93,43 +107,67 @@ def serve(chats: int, rate: int, limit: float, conn: Connection) -> None:
                 api.add_chat(FIRST_USER + n)
             api.strict(overall_per_second=rate, per_chat_per_second=1)
             accepted: list[float] = []
+            asked: dict[int, float] = {}
+            replied: dict[int, float] = {}
             accept = api._accept
 
             def recording(chat: dict[str, Any], p: dict[str, Any], shown: ShownMessage) -> Any:
                 result = accept(chat, p, shown)
-                accepted.append(time.monotonic())  # after the rate check: accepted sends only
+                now = time.monotonic()  # after the rate check: accepted sends only
+                accepted.append(now)
+                if chat["id"] in asked:
+                    replied.setdefault(chat["id"], now)
                 return result
 
             api._accept = recording  # type: ignore[method-assign]
             conn.send((api.url, api.token))
             loop = asyncio.get_running_loop()
-            asked = asyncio.Event()
-            loop.add_reader(conn.fileno(), asked.set)
+            readable = asyncio.Event()
+            loop.add_reader(conn.fileno(), readable.set)
             try:
                 async with asyncio.timeout(limit):
-                    while not conn.poll():  # the reader fires until the message is read
-                        asked.clear()
-                        await asked.wait()
+                    while True:
+                        while not conn.poll():  # the reader fires until the message is read
+                            readable.clear()
+                            await readable.wait()
+                        if conn.recv() == "done":
+                            break
+                        for person in range(FIRST_PERSON, FIRST_PERSON + people):
+                            asked[person] = time.monotonic()
+                            api.inject_text(person, "/help")
+                        conn.send("asked")
             finally:
                 loop.remove_reader(conn.fileno())
-            conn.recv()
             first, last = (accepted[0], accepted[-1]) if accepted else (0.0, 0.0)
-            conn.send(Outcome(api.stats.sent, api.stats.rejected_429, first, last))
+            waits = [(replied[p] - asked[p]) * 1000 for p in sorted(replied)]
+            sent = api.stats.sent - len(replied)
+            conn.send(Outcome(sent, api.stats.rejected_429, first, last, waits))
 
     asyncio.run(main())
 
 
-@contextlib.contextmanager
-def stand_in(chats: int, rate: int) -> Iterator[tuple[str, str, Callable[[], Outcome]]]:
-    """The stand-in in another process: yields its URL, the token and `finish()`.
+@dataclasses.dataclass
+class StandIn:
+    """The stand-in process as the bot's side sees it."""
 
-    `finish()` ends the run and returns what the stand-in saw. It runs in its own
-    process so that its CPU is not the bot's: Telegram's servers are not in the
-    bot's event loop either.
+    url: str
+    token: str
+    finish: Callable[[], Outcome]  # ends the run; what the stand-in saw
+    ask: Callable[[], None]  # the people send their commands now
+
+
+@contextlib.contextmanager
+def stand_in(chats: int, rate: int, people: int = 0) -> Iterator[StandIn]:
+    """The stand-in in another process.
+
+    It runs in its own process so that its CPU is not the bot's: Telegram's servers
+    are not in the bot's event loop either.
     """
     limit = chats / rate * 4 + 120
     parent, child = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=serve, args=(chats, rate, limit, child), daemon=True)
+    process = multiprocessing.Process(
+        target=serve, args=(chats, rate, limit, child, people), daemon=True
+    )
     process.start()
     try:
         if not parent.poll(STARTUP_LIMIT):
@@ -143,7 +181,12 @@ def stand_in(chats: int, rate: int) -> Iterator[tuple[str, str, Callable[[], Out
             outcome: Outcome = parent.recv()
             return outcome
 
-        yield url, token, finish
+        def ask() -> None:
+            parent.send("ask")
+            if not parent.poll(STARTUP_LIMIT) or parent.recv() != "asked":
+                raise RuntimeError("the stand-in did not inject the commands")
+
+        yield StandIn(url, token, finish, ask)
     finally:
         process.join(10)
         if process.is_alive():
@@ -193,8 +236,11 @@ class Run:
     cpu: float  # CPU seconds of this process (every thread) during the fan-out
 
 
-async def bot_fanout(url: str, token: str, chats: int, global_rate: float) -> Run:
-    """Fan one article out to `chats` subscribers through the bot."""
+async def bot_fanout(
+    url: str, token: str, chats: int, global_rate: float, ask: Callable[[], None] | None = None
+) -> Run:
+    """Fan one article out to `chats` subscribers through the bot; `ask` (the people's
+    commands) is called once a third of it is sent."""
     with tempfile.TemporaryDirectory() as tmp:
         data = {
             "console": {"enabled": False},
@@ -224,6 +270,9 @@ async def bot_fanout(url: str, token: str, chats: int, global_rate: float) -> Ru
                     while sum(counts.get(s, 0) for s in q.FINAL_STATES) < chats:
                         await asyncio.sleep(0.1)
                         counts = await q.item_counts(db, item)
+                        if ask is not None and counts.get(q.SENT, 0) >= chats // 3:
+                            await asyncio.to_thread(ask)
+                            ask = None
                 cpu = time.process_time() - cpu
                 failed = sum(counts.values()) - counts.get(q.SENT, 0)
                 return Run(counts.get(q.SENT, 0), failed, started_at, cpu)
@@ -288,18 +337,22 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=3000)
     parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--headroom", type=float, default=1.0)
+    parser.add_argument("--commands", type=int, default=0, help="people asking meanwhile")
     args = parser.parse_args()
     chats, rate = args.chats, args.rate
     # PTB's limiter logs every 429 it gives up on with a traceback; they are counted here.
     logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
     global_rate = rate * args.headroom
 
-    with stand_in(chats, rate) as (url, token, finish):
-        bot_run = asyncio.run(bot_fanout(url, token, chats, global_rate))
-        bot = finish()
-    with stand_in(chats, rate) as (url, token, finish):
-        ptb_run = asyncio.run(ptb_fanout(url, token, chats, rate))
-        ptb = finish()
+    people = args.commands
+    idle_ms = idle_reply_ms(rate) if people else 0.0
+    with stand_in(chats, rate, people) as standin:
+        ask = standin.ask if people else None
+        bot_run = asyncio.run(bot_fanout(standin.url, standin.token, chats, global_rate, ask))
+        bot = standin.finish()
+    with stand_in(chats, rate) as standin:
+        ptb_run = asyncio.run(ptb_fanout(standin.url, standin.token, chats, rate))
+        ptb = standin.finish()
     assert bot.sent == bot_run.delivered == chats, (bot, bot_run)
     assert ptb.sent == ptb_run.delivered, (ptb, ptb_run)
     print(
@@ -310,6 +363,52 @@ def main() -> None:
         f"ptb_sent={ptb.sent} ptb_lost={ptb_run.failed} ptb_s={ptb.last - ptb.first:.2f} "
         f"ptb_cpu_s={ptb_run.cpu:.2f}"
     )
+    if people:
+        waits = sorted(bot.reply_ms)
+        slot_ms = 1000 / rate
+        worst = waits[-1] if waits else float("nan")
+        print(
+            f"commands={people} replies={len(waits)} "
+            f"reply_p50_ms={statistics.median(waits):.0f} reply_max_ms={worst:.0f} "
+            f"idle_reply_ms={idle_ms:.0f} "
+            f"slots_per_reply={(worst - idle_ms) / slot_ms / people:.2f} "
+            f"target_slots=1 bot_429={bot.rejected_429}"
+        )
+
+
+def idle_reply_ms(rate: int) -> float:
+    """The baseline: one /help answered with nothing else to send."""
+    with stand_in(1, rate, 1) as standin:
+        asyncio.run(bot_idle(standin))
+        outcome = standin.finish()
+    return statistics.median(outcome.reply_ms) if outcome.reply_ms else float("nan")
+
+
+async def bot_idle(standin: StandIn) -> None:
+    """The bot running with nothing to fan out while one person asks."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = {
+            "console": {"enabled": False},
+            "telegram": {"enabled": True, "api_base": f"{standin.url}/bot"},
+            "storage": {"path": str(Path(tmp) / "bot.sqlite3")},
+        }
+        environ = {"TELEGRAM_BOT_TOKEN": standin.token}
+        config = parse_config(data, base_dir=Path(tmp), environ=environ)
+        async with open_database(config.database_path()) as db:
+            adapter = TelegramAdapter(
+                token=standin.token, api_base=f"{standin.url}/bot", poll_timeout=1
+            )
+            app = build_app(config, db, adapters={"telegram": adapter})
+            task = asyncio.create_task(app.run())
+            try:
+                await started(adapter)
+                await asyncio.to_thread(standin.ask)
+                await asyncio.sleep(2.0)  # one answer, well within
+            finally:
+                app.request_stop()
+                async with asyncio.timeout(30):
+                    await task
+                await app.close()
 
 
 if __name__ == "__main__":
