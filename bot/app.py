@@ -179,6 +179,7 @@ def build_adapters(
             webhook_listen=t.webhook_listen,
             webhook_secret=_secret(environ, t.webhook_secret_env),
             open_bot_alert=partial(open_bot_alert, config.bot.language),
+            state=DatabaseStateStore(db, "telegram."),
         )
     if not adapters:
         raise StartupError("no chat platform is enabled: enable [console], [telegram] or [matrix]")

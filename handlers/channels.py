@@ -17,12 +17,12 @@ def _utc(ts: float) -> str:
 
 
 def _when(lang: Lang, ts: float | None) -> str:
-    return lang.gettext("never") if ts is None else _utc(ts)
+    return lang.pgettext("last post", "never") if ts is None else _utc(ts)
 
 
 def _state(lang: Lang, state: fq.ChannelState | None) -> str:
     if state is None:
-        return lang.gettext("posting")
+        return lang.pgettext("channel state", "posting")
     if state.state == fq.PAUSED:
         return lang.gettext("paused since {when}: {reason}", when=_utc(state.since),
                             reason=state.reason)  # fmt: skip
@@ -43,11 +43,12 @@ async def channels(incoming: Incoming, ctx: Context) -> Reply:
         spec = ctx.services.audience.channels[name]
         seen = activity.get(f"channel:{name}", q.ChannelActivity(None, 0))
         line = lang.gettext(
-            " ({platform}) — {state}; last post {last}; {waiting} waiting",
+            "({platform}): {state}; last post: {last}",
             platform=spec.platform, state=_state(lang, states.get(name)),
-            last=_when(lang, seen.last_sent_at), waiting=seen.pending,
+            last=_when(lang, seen.last_sent_at),
         )  # fmt: skip
-        blocks.append(para(bold(name), line))
+        waiting = lang.ngettext("{n} post waiting", "{n} posts waiting", seen.pending)
+        blocks.append(para(bold(name), f" {line}; {waiting}"))
     return Post(blocks=tuple(blocks))
 
 

@@ -76,16 +76,16 @@ async def test_a_channel_without_rights_is_paused_kept_and_resumed_by_hand(
     assert NO_RIGHTS in notice
     assert "/resume news" in notice
     listed = await admin_says(app, "/channels")
-    assert "news (console) — paused since" in listed
-    assert "1 waiting" in listed
+    assert "news (console): paused since" in listed
+    assert "1 post waiting" in listed
 
     assert "resumed" in await admin_says(app, "/resume news")
     await worker_for(app, adapter, clock).drain(horizon=0.0, limit=5.0)
     assert await q.item_counts(db, item) == {"sent": 1}
     assert adapter.texts("news") == ["Rally at noon"]
     listed = await admin_says(app, "/channels")
-    assert "news (console) — posting; last post" in listed
-    assert "0 waiting" in listed
+    assert "news (console): posting; last post: 19" in listed
+    assert "0 posts waiting" in listed
     [entry] = await app.services.audit.latest(1)
     assert (entry.action, entry.detail, entry.result) == ("resume", "news", "resumed")
 

@@ -22,20 +22,24 @@ from telegram import (
     BotCommandScopeChat,
     BotCommandScopeDefault,
     CallbackQuery,
-    Message,
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot, TypeHandler
 
 from bot.adapters.telegram_buttons import AlertText, ChannelPresses
 from bot.adapters.telegram_calls import bot_command, edit_message, pin, send_payload
-from bot.adapters.telegram_edit import EditCall, SentForm, edit_calls, form_after
+from bot.adapters.telegram_edit import (
+    EditCall,
+    PhotoProgress,
+    SentForm,
+    edit_calls,
+    form_after,
+)
 from bot.adapters.telegram_links import deep_link_url
 from bot.adapters.telegram_map import (
     is_bad_image,
-    seconds,
     to_chat_error,
     to_incoming,
 )
@@ -43,7 +47,6 @@ from bot.adapters.telegram_render import (
     SEND_PHOTO,
     TELEGRAM_LIMITS,
     ButtonTokens,
-    Payload,
     render,
 )
 from bot.adapters.telegram_transport import (
@@ -59,11 +62,11 @@ from bot.chat import (
     ChatRef,
     CommandMenu,
     Incoming,
-    MaybeDelivered,
     OnIncoming,
     PlatformLimits,
     Post,
     SentRef,
+    StateStore,
     Transient,
     pacer_for,
 )
@@ -84,7 +87,6 @@ PtbApp = Application[Any, Any, Any, Any, Any, Any]
 ALLOWED_UPDATES = ("message", "channel_post", "callback_query", "my_chat_member")
 EXPIRED_BUTTON = N_("This button has expired; please send the command again.")
 _STOP_GRACE = 20.0  # a send in flight gets this long to finish before the client closes
-_FOLLOW_UP_WAIT = 5.0  # the longest flood wait worth sitting out between a photo and its text
 
 
 class TelegramAdapter:
@@ -105,6 +107,7 @@ class TelegramAdapter:
         read_timeout: float = 15.0,
         pacing: CallGate | None = None,
         open_bot_alert: AlertText | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.limits = limits or TELEGRAM_LIMITS
         self.pacing = pacing or CallGate(pacer_for(self.limits))
@@ -125,6 +128,7 @@ class TelegramAdapter:
         self._stop_lock = asyncio.Lock()
         self._buttons = ButtonTokens()
         self._presses = ChannelPresses(open_bot_alert)
+        self._progress = PhotoProgress(state)  # photos out whose text is not yet
         guard_logs(token, webhook_secret)
 
     @property
@@ -311,7 +315,7 @@ class TelegramAdapter:
         self._buttons.remember(post)
         async with self._sending() as bot:
             try:
-                sent = await self._send_all(bot, chat, post, reply_to)
+                sent = await self._send_all(bot, chat, post, (key, reply_to))
             except Forbidden:
                 # Someone who never started the bot pressed a button under a channel post.
                 if await self._presses.refused(chat.id, self._username):
@@ -320,46 +324,37 @@ class TelegramAdapter:
             except ChatMigrated as exc:
                 log.info("telegram: a group became a supergroup; sending to its new id")
                 chat = dataclasses.replace(chat, id=str(exc.new_chat_id))
-                sent = await self._send_all(bot, chat, post, reply_to)
+                sent = await self._send_all(bot, chat, post, (key, reply_to))
             if post.pin:
                 async with self._call(chat):
                     await pin(bot, chat.id, int(sent.message_id))
         return sent
 
     async def _send_all(
-        self, bot: ExtBot[Any], chat: ChatRef, post: Post, reply_to: str | None
+        self, bot: ExtBot[Any], chat: ChatRef, post: Post, ids: tuple[str, str | None]
     ) -> SentRef:
-        payloads = render(post, self.limits)
-        try:
-            async with self._call(chat):
-                first = await send_payload(bot, chat.id, payloads[0], reply_to)
-        except BadRequest as exc:
-            if payloads[0].method != SEND_PHOTO or not is_bad_image(exc):
-                raise
-            log.info("telegram: the post's image was refused; sending it as text")
-            text_only = dataclasses.replace(post, image_url=None, image_png=None)
-            return await self._send_all(bot, chat, text_only, reply_to)
-        if len(payloads) == 1:
-            return SentRef(chat, str(first.message_id), SentForm.of(payloads).encode())
-        last = await self._follow_up(bot, chat, payloads[-1])
-        form = SentForm.of(payloads, str(first.message_id))
-        return SentRef(chat, str(last.message_id), form.encode())
-
-    async def _follow_up(self, bot: ExtBot[Any], chat: ChatRef, payload: Payload) -> Message:
-        """The text after a photo, with its own pacing token: the photo is out, so a failure
-        here must not repeat it."""
-        try:
+        """One call, or a photo then its text: each with its own pacing token, and the
+        photo's progress kept, so that a retry of this delivery sends only the text."""
+        (key, reply_to), payloads = ids, render(post, self.limits)
+        photo_id = await self._progress.photo_of(key, chat.id) if len(payloads) > 1 else None
+        if photo_id is None:
             try:
                 async with self._call(chat):
-                    return await send_payload(bot, chat.id, payload, None)
-            except RetryAfter as exc:
-                if seconds(exc.retry_after) > _FOLLOW_UP_WAIT:
+                    first = await send_payload(bot, chat.id, payloads[0], reply_to)
+            except BadRequest as exc:
+                if payloads[0].method != SEND_PHOTO or not is_bad_image(exc):
                     raise
-                async with self._call(chat):  # the pacer sits the wait out first
-                    return await send_payload(bot, chat.id, payload, None)
-        except TelegramError as exc:
-            error = to_chat_error(exc, *self._secrets())
-            raise MaybeDelivered(f"only the photo of the post was sent: {error}") from None
+                log.info("telegram: the post's image was refused; sending it as text")
+                text_only = dataclasses.replace(post, image_url=None, image_png=None)
+                return await self._send_all(bot, chat, text_only, ids)
+            if len(payloads) == 1:
+                return SentRef(chat, str(first.message_id), SentForm.of(payloads).encode())
+            photo_id = str(first.message_id)
+            await self._progress.photo_sent(key, chat.id, photo_id)
+        async with self._call(chat):
+            last = await send_payload(bot, chat.id, payloads[-1], None)
+        await self._progress.done(chat.id)
+        return SentRef(chat, str(last.message_id), SentForm.of(payloads, photo_id).encode())
 
     async def edit(self, sent: SentRef, post: Post, *, key: str) -> SentRef:
         """Edit a sent post by what was sent (its form); follows a group that moved.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.adapters.telegram_render import SEND_PHOTO, Payload, render, render_caption
-from bot.chat import PlatformLimits, Post
+from bot.chat import PlatformLimits, Post, StateStore
 
 TEXT: Literal["text"] = "text"
 PHOTO: Literal["photo"] = "photo"
@@ -107,3 +107,35 @@ def form_after(form: SentForm, post: Post) -> SentForm:
     if form.shape == TEXT or not new_image:
         return form
     return dataclasses.replace(form, image=new_image)
+
+
+class PhotoProgress:
+    """A photo that is out while its text is not yet: a retry of the same delivery (same
+    key) sends only the text. Kept per chat (one delivery at a time goes to a chat), in the
+    bot's state store when given, so that it holds across a restart."""
+
+    def __init__(self, state: StateStore | None = None) -> None:
+        self._state = state
+        self._memory: dict[str, str] = {}
+
+    async def _get(self, name: str) -> str:
+        if self._state is None:
+            return self._memory.get(name, "")
+        return await self._state.get(name) or ""
+
+    async def _set(self, name: str, value: str) -> None:
+        if self._state is None:
+            self._memory[name] = value
+        else:
+            await self._state.set(name, value)
+
+    async def photo_sent(self, key: str, chat_id: str, photo_id: str) -> None:
+        await self._set(f"photo-out:{chat_id}", f"{key} {photo_id}")
+
+    async def photo_of(self, key: str, chat_id: str) -> str | None:
+        """The message id of this delivery's photo, if it is out already."""
+        kept, _, photo_id = (await self._get(f"photo-out:{chat_id}")).partition(" ")
+        return photo_id if kept == key and photo_id else None
+
+    async def done(self, chat_id: str) -> None:
+        await self._set(f"photo-out:{chat_id}", "")

@@ -6,6 +6,7 @@ branch before issue 14's fixes).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from telegram.error import ChatMigrated
 
 from bot.adapters.telegram_map import to_chat_error
-from bot.chat import Button, ChatKind, ChatRef, Post, para
+from bot.adapters.telegram_render import TELEGRAM_LIMITS
+from bot.chat import Button, ChatKind, ChatRef, Post, RateLimited, para
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
 from tests.adapters.test_telegram import (
@@ -293,3 +295,25 @@ async def test_a_press_by_someone_who_never_started_the_bot_opens_it(
     assert not api.answers[answered].get("show_alert")
     assert "/subscribe" in api.bot_messages(regular)[0].text
     assert api.bot_messages(stranger) == []
+
+
+async def test_a_retried_photo_post_sends_only_its_missing_text(api: TelegramApi) -> None:
+    # The text after a photo is refused (here: the stand-in's per-chat window, which this
+    # adapter's pacer is told nothing about). Before: the whole post went again (a second
+    # photo) or was given up as "maybe delivered". Now the retry sends only the text.
+    api.strict(overall_per_second=30, per_chat_per_second=1, per_group_per_minute=20)
+    unpaced = dataclasses.replace(TELEGRAM_LIMITS, per_chat_interval=0.0, private_interval=0.0)
+    adapter = adapter_for(api, limits=unpaced)
+    await adapter.start(None)
+    post = photo_post("word " * 400)
+    try:
+        with pytest.raises(RateLimited):
+            await adapter.send(NEWS_CHAT, post, key="row-1")
+        sent = await adapter.send(NEWS_CHAT, post, key="row-1")  # waits out the pause first
+    finally:
+        await adapter.stop()
+    photo, text = api.bot_messages(CHANNEL)
+    assert photo.photo == IMAGE
+    assert text.text.startswith("word word")
+    assert sent.message_id == str(text.message_id)
+    assert api.stats.rejected_429 == 1
