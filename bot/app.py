@@ -24,6 +24,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.adapters.matrix import MatrixAdapter
 from bot.adapters.matrix_invites import InvitePolicy, default_servers
 from bot.adapters.telegram import TelegramAdapter
+from bot.adapters.telegram_buttons import open_bot_alert
 from bot.announcements import Announcements
 from bot.appeals.matching import CampaignMatcher, CampaignRule
 from bot.appeals.sending import AppealingAdapter, AppealResolver, AppealSettings
@@ -38,7 +39,6 @@ from bot.donations.campaigns import Progress
 from bot.donations.changes import CampaignChanges
 from bot.feeds.poller import FeedPoller, FeedSettings
 from bot.feeds.websub import WebSub
-from bot.i18n import N_, lang_for
 from bot.instances import Job
 from bot.lifecycle import App, StartupError, admin_targets, delivery_policy
 from bot.outbox import Outbox, WakeSignals
@@ -100,14 +100,6 @@ def feed_settings(feed: FeedEntry) -> FeedSettings:
         campaign=feed.campaign,
         interval_with_push=feed.interval_with_push,
     )
-
-
-OPEN_THE_BOT = N_("Open a chat with the bot and press Start, then press the button again.")
-
-
-def open_bot_alert(default_language: str, language_code: str | None) -> str:
-    """What a person who never started the bot reads after pressing a channel post's button."""
-    return lang_for(language_code, default_language).gettext(OPEN_THE_BOT)
 
 
 def _secret(environ: Mapping[str, str], name: str | None) -> str | None:
@@ -178,7 +170,7 @@ def build_adapters(
             webhook_url=t.webhook_url,
             webhook_listen=t.webhook_listen,
             webhook_secret=_secret(environ, t.webhook_secret_env),
-            open_bot_alert=partial(open_bot_alert, config.bot.language),
+            open_bot_alert=partial(open_bot_alert, default_language=config.bot.language),
             state=DatabaseStateStore(db, "telegram."),
         )
     if not adapters:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from telegram import CallbackQuery
 from telegram.error import TelegramError
 
+from bot.i18n import DEFAULT_LANGUAGE, N_, lang_for
+
 log = logging.getLogger(__name__)
 
 START_PARAMETER = "from_channel"  # t.me/<bot>?start=…: Telegram allows [A-Za-z0-9_-]{1,64}
@@ -21,15 +23,19 @@ START_PARAMETER = "from_channel"  # t.me/<bot>?start=…: Telegram allows [A-Za-
 AlertText = Callable[[str | None], str]
 
 
-def _english(language_code: str | None) -> str:
-    return "Open a chat with the bot and press Start, then press the button again."
+OPEN_THE_BOT = N_("Open a chat with the bot and press Start, then press the button again.")
+
+
+def open_bot_alert(language_code: str | None, default_language: str = DEFAULT_LANGUAGE) -> str:
+    """The alert in the presser's language (else `default_language`)."""
+    return lang_for(language_code, default_language).gettext(OPEN_THE_BOT)
 
 
 class ChannelPresses:
     """Unanswered presses under channel posts, by the presser's user id."""
 
     def __init__(self, alert: AlertText | None = None) -> None:
-        self._alert = alert or _english
+        self._alert = alert or open_bot_alert
         self._waiting: dict[str, CallbackQuery] = {}
 
     def hold(self, query: CallbackQuery) -> None:
