@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from bot.app import build_app
-from bot.chat import CannotPostNow, ChatKind, ChatRef, Incoming, IncomingKind, Post, Sender
+from bot.chat import (
+    CannotPostNow,
+    ChatKind,
+    ChatRef,
+    Incoming,
+    IncomingKind,
+    Post,
+    Sender,
+    SentRef,
+)
 from bot.chat.plain import render_plain
 from bot.context import Reply
 from bot.lifecycle import App
@@ -120,3 +130,39 @@ async def test_adding_the_bot_back_resumes_a_gone_channel_and_tells_the_admins(
     assert any("is back" in notice for notice in await admin_notices(db))
     assert "was not paused" in await admin_says(app, "/resume news")
     assert "no channel named" in await admin_says(app, "/resume nope")
+
+
+class MovingAdapter(RecordingAdapter):
+    """A platform where the chat "-5" became "-1005" (a Telegram supergroup): a send
+    follows the move and says where it landed."""
+
+    async def send(
+        self, chat: ChatRef, post: Post, *, key: str, reply_to: str | None = None
+    ) -> SentRef:
+        moved = dataclasses.replace(chat, id="-1005") if chat.id == "-5" else chat
+        return await super().send(moved, post, key=key, reply_to=reply_to)
+
+
+async def test_a_chat_that_moved_takes_its_rows_and_later_edits_along(
+    tmp_path: Path, db: Database
+) -> None:
+    # Before: move_chat moved only pending rows and insert_edits copied the old id,
+    # so an edit of an article already sent went to the old group, refused for good.
+    clock, adapter = FakeClock(), MovingAdapter()
+    app = app_for(tmp_path, db, adapter, clock)
+    await fq.save_subscriber(db, "console", "-5", [], clock())
+    target = q.Target("console", "-5", "group", "subscriber")
+    item = await app.services.outbox.enqueue_alone(Item("article", Post.text("v1")), [target])
+    assert item is not None
+    await worker_for(app, adapter, clock).drain(horizon=0.0, limit=5.0)
+    async with db.transaction() as tx:
+        await app.services.outbox.enqueue_edit(tx, item, Post.text("v2"))
+    await worker_for(app, adapter, clock).drain(horizon=0.0, limit=5.0)
+
+    rows = await db.fetch_all("SELECT action, chat_id, state FROM deliveries ORDER BY id")
+    assert [(r["action"], r["chat_id"], r["state"]) for r in rows] == [
+        ("send", "-1005", "sent"),
+        ("edit", "-1005", "sent"),
+    ]
+    assert adapter.edits == [("-1005", "m1", "v2")]
+    assert await fq.get_subscriber(db, "console", "-1005") is not None
