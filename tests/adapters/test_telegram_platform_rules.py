@@ -317,3 +317,16 @@ async def test_a_retried_photo_post_sends_only_its_missing_text(api: TelegramApi
     assert text.text.startswith("word word")
     assert sent.message_id == str(text.message_id)
     assert api.stats.rejected_429 == 1
+
+
+async def test_a_reply_told_to_wait_is_sent_after_the_wait(
+    tmp_path: Path, api: TelegramApi
+) -> None:
+    # Before: a reply that got RetryAfter was logged and dropped (app.py:186).
+    api.add_chat(USER)
+    async with running_bot(tmp_path, api):
+        api.fail_next(1, "429", retry_after=1)
+        api.inject_text(USER, "/help")
+        await api.wait_until(lambda: len(api.bot_messages(USER)) == 1, 10)
+    assert "/subscribe" in api.bot_messages(USER)[0].text
+    assert api.stats.rejected_429 == 1
