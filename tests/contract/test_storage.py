@@ -154,6 +154,46 @@ async def test_edits_follow_sent_messages_and_chats_move_or_end(store: Database)
     assert await aq.cancel_pending(store, item, 400.0) == 1  # the edit
 
 
+async def test_sent_forms_moves_pauses_and_channel_activity(store: Database) -> None:
+    # Issue 14: what was sent is kept for edits, a moved chat takes its sent rows along,
+    # a paused chat's rows wait, and /channels reads each channel's last post.
+    async with store.transaction() as tx:
+        item = await q.insert_item(
+            tx, kind="article", ref=None, post_json="{}", now=100.0,
+            targets=[q.Target("telegram", "-5", "channel", "channel:news"),
+                     q.Target("telegram", "-7", "channel", "channel:talk")],
+        )  # fmt: skip
+    first, second = await q.due_rows(store, "telegram", 200.0, 10)
+    assert first.created_at == 100.0
+    await q.claim(store, first.id, 200.0)
+    await q.finish(store, first.id, q.SENT, now=210.0, message_id="9", form="photo https://i")
+    assert await q.move_chat(store, "telegram", "-5", "-1005") == 1  # the sent row too
+    async with store.transaction() as tx:
+        await q.insert_edits(tx, item, '{"t": 2}', 300.0)
+    [edit] = [r for r in await q.due_rows(store, "telegram", 400.0, 10) if r.action == "edit"]
+    assert (edit.chat_id, edit.message_id, edit.form) == ("-1005", "9", "photo https://i")
+    await q.record_form(store, edit, "photo https://j")
+    async with store.transaction() as tx:
+        await q.insert_edits(tx, item, '{"t": 3}', 500.0)
+    forms = [r.form for r in await q.due_rows(store, "telegram", 600.0, 10) if r.action == "edit"]
+    assert forms == ["photo https://i", "photo https://j"]
+
+    assert await q.delay_chat(store, "telegram", "-7", 9_000.0, 400.0) == 1
+    assert second.id not in [r.id for r in await q.due_rows(store, "telegram", 8_000.0, 10)]
+    activity = await q.channel_activity(store)
+    assert activity["channel:news"].last_sent_at == 210.0
+    assert activity["channel:talk"] == q.ChannelActivity(None, 1)
+
+    assert await fq.mark_channel_paused(store, "talk", "no rights", 400.0)
+    assert not await fq.mark_channel_paused(store, "talk", "no rights", 401.0)
+    assert await fq.gone_channels(store) == set()  # paused channels still collect posts
+    assert await fq.mark_channel_gone(store, "talk", "kicked", 402.0)  # paused -> gone
+    states = await fq.channel_states(store)
+    assert (states["talk"].state, states["talk"].reason) == (fq.GONE, "kicked")
+    assert await fq.clear_channel_gone(store, "talk")
+    assert not await fq.clear_channel_gone(store, "talk")
+
+
 # --- ledger ---------------------------------------------------------------------------
 
 
