@@ -123,15 +123,29 @@ def _is_present(member: ChatMember) -> bool:
     return member.status in _PRESENT
 
 
+def _may_post(member: ChatMember, kind: ChatKind) -> bool:
+    """The bot may post: an admin (of a channel: only an admin), or an unrestricted member."""
+    if isinstance(member, ChatMemberRestricted):
+        return member.is_member and member.can_send_messages
+    if member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR):
+        return True
+    return member.status == ChatMemberStatus.MEMBER and kind is not ChatKind.CHANNEL
+
+
 def _from_membership(update: Update) -> Incoming | None:
     changed = update.my_chat_member
     assert changed is not None
     chat = chat_ref(changed.chat)
     if chat is None:
         return None
-    was, now = _is_present(changed.old_chat_member), _is_present(changed.new_chat_member)
+    old, new = changed.old_chat_member, changed.new_chat_member
+    was, now = _is_present(old), _is_present(new)
     if was == now:
-        return None  # e.g. promoted to admin: still there
+        if now and _may_post(new, chat.kind) and not _may_post(old, chat.kind):
+            # Its right to post is back (promoted again, restriction lifted): a paused
+            # channel resumes as when the bot is added back.
+            return Incoming(chat, sender_of(changed.from_user), kind=IncomingKind.BOT_ADDED)
+        return None  # e.g. promoted to admin in a group: still there, could post already
     kind = IncomingKind.BOT_ADDED if now else IncomingKind.BOT_REMOVED
     return Incoming(chat, sender_of(changed.from_user), kind=kind)
 

@@ -137,6 +137,9 @@ def member_update(chat: dict[str, Any], old: str, new: str) -> Update:
         (GROUP, "member", "left", IncomingKind.BOT_REMOVED),
         (CHANNEL, "left", "administrator", IncomingKind.BOT_ADDED),
         (GROUP, "member", "administrator", None),  # promoted: still there
+        (CHANNEL, "administrator", "member", None),  # demoted: a send will pause the channel
+        # Issue 14: promoted again in a channel, the bot may post again: it resumes.
+        (CHANNEL, "member", "administrator", IncomingKind.BOT_ADDED),
     ],
 )
 def test_membership_changes(

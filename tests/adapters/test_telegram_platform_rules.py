@@ -241,6 +241,12 @@ async def test_a_channel_without_rights_to_post_is_paused_not_dropped(
             counts = await q.item_counts(bot.db, bot.items[0])
             assert not set(counts) & set(q.FINAL_STATES), counts
             assert await fq.gone_channels(bot.db) == set()
+            assert (await fq.channel_states(bot.db))["news"].state == fq.PAUSED
+
+            api.add_bot(CHANNEL)  # its right to post is given back: the post goes out
+            assert await bot.settled(bot.items[0], 1) == {"sent": 1}
+            assert await fq.channel_states(bot.db) == {}
+        assert [m.text for m in api.bot_messages(CHANNEL)] == ["Rally"]
 
 
 async def test_commands_during_a_fan_out_are_answered_first_without_a_429(
