@@ -156,6 +156,7 @@ class App:
             log.info("removed from a %s chat on %s", chat.kind, chat.platform)
             await fq.deactivate_subscriber(self.db, chat.platform, chat.id)
             await q.end_chat(self.db, chat.platform, chat.id, time.time())
+            await audience.on_bot_removed(chat.platform, chat.id, "the bot was removed")
         elif incoming.kind is IncomingKind.PLATFORM_STOPPED:
             log.error("the %s adapter stopped: %s", chat.platform, incoming.text)
             await audience.on_platform_stopped(chat.platform, incoming.text)

@@ -128,19 +128,27 @@ class Audience:
         if row.target == "subscriber":
             await fq.deactivate_subscriber(self.db, row.platform, row.chat_id)
         elif row.target.startswith("channel:"):
-            name = row.target.removeprefix("channel:")
-            if await fq.mark_channel_gone(self.db, name, reason, self.clock()):
-                await self.notify_admins(
-                    lambda lang: Post.text(
-                        lang.gettext(
-                            "Channel '{name}' ({platform}) no longer accepts posts: {reason}. "
-                            "Posts to it are paused until the bot is added back.",
-                            name=name,
-                            platform=row.platform,
-                            reason=reason,
-                        )
+            await self._channel_gone(row.target.removeprefix("channel:"), row.platform, reason)
+
+    async def on_bot_removed(self, platform: str, chat_id: str, reason: str) -> None:
+        """The platform says the bot was removed from a chat: a configured channel there is
+        gone (before any post finds out)."""
+        for name in await self.channels_in(platform, chat_id):
+            await self._channel_gone(name, platform, reason)
+
+    async def _channel_gone(self, name: str, platform: str, reason: str) -> None:
+        if await fq.mark_channel_gone(self.db, name, reason, self.clock()):
+            await self.notify_admins(
+                lambda lang: Post.text(
+                    lang.gettext(
+                        "Channel '{name}' ({platform}) no longer accepts posts: {reason}. "
+                        "Posts to it are paused until the bot is added back.",
+                        name=name,
+                        platform=platform,
+                        reason=reason,
                     )
                 )
+            )
 
     async def on_paused(self, row: q.DeliveryRow, reason: str) -> None:
         """A channel cannot take posts now (rights taken away): tell the admins, once."""
