@@ -160,14 +160,17 @@ class Audience:
 
             def notice(lang: Lang) -> Post:
                 return Post.text(
-                    lang.gettext(
+                    lang.ngettext(
                         "Channel '{name}' ({platform}) is paused: {reason}. Its posts wait for "
-                        "up to {hours} hours. Give the bot back its right to post there, or "
-                        "send /resume {name} once it has it.",
+                        "up to {n} hour. Give the bot back its right to post there, or send "
+                        "/resume {name} once it has it.",
+                        "Channel '{name}' ({platform}) is paused: {reason}. Its posts wait for "
+                        "up to {n} hours. Give the bot back its right to post there, or send "
+                        "/resume {name} once it has it.",
+                        hours,
                         name=name,
                         platform=row.platform,
                         reason=reason,
-                        hours=hours,
                     )
                 )
 
