@@ -43,7 +43,7 @@ class DeliveryRow:
     message_id: str | None
     post_json: str
     instance: str = ""  # this database's random id (migration 0006)
-    form: str = ""  # how the sent post shows (the adapter's SentRef.form; migration 0009)
+    form: str = ""  # how the sent post shows (the adapter's SentRef.form; migration 0010)
     created_at: float = 0.0  # when its item was enqueued
 
     @property

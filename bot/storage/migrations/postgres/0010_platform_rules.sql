@@ -1,4 +1,4 @@
--- PostgreSQL twin of ../0009_platform_rules.sql.
+-- PostgreSQL twin of ../0010_platform_rules.sql.
 -- How each sent post shows on its platform (for Telegram: a text, a photo with a caption,
 -- or a photo then a text; see bot/adapters/telegram_edit.py), so that an edit matches it.
 ALTER TABLE deliveries ADD COLUMN sent_form TEXT NOT NULL DEFAULT '';
