@@ -14,11 +14,13 @@ from collections.abc import Callable
 from telegram import CallbackQuery
 from telegram.error import TelegramError
 
+from bot.adapters.telegram_links import deep_link_url
 from bot.i18n import DEFAULT_LANGUAGE, N_, lang_for
 
 log = logging.getLogger(__name__)
 
-START_PARAMETER = "from_channel"  # t.me/<bot>?start=…: Telegram allows [A-Za-z0-9_-]{1,64}
+# t.me/<bot>?start=…: a payload /start does not act on, so the presser gets the welcome.
+START_PARAMETER = "from_channel"
 # The alert's text in the presser's language (Telegram's language_code, or None).
 AlertText = Callable[[str | None], str]
 
@@ -59,7 +61,7 @@ class ChannelPresses:
         if query is None:
             return False
         text = self._alert(query.from_user.language_code)
-        url = f"https://t.me/{bot_username}?start={START_PARAMETER}" if bot_username else None
+        url = deep_link_url(bot_username, START_PARAMETER) if bot_username else None
         try:
             await query.answer(text=text, show_alert=True, url=url)
         except TelegramError as exc:
