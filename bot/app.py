@@ -172,6 +172,8 @@ def build_adapters(
             webhook_secret=_secret(environ, t.webhook_secret_env),
             open_bot_alert=partial(open_bot_alert, default_language=config.bot.language),
             state=DatabaseStateStore(db, "telegram."),
+            # Several instances on PostgreSQL: only the telegram role's holder long-polls.
+            poll_in_role=isinstance(db, PostgresDatabase),
         )
     if not adapters:
         raise StartupError("no chat platform is enabled: enable [console], [telegram] or [matrix]")

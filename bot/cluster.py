@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from bot.chat import ChatAdapter, ReceivesInRole
 from bot.config import Config
 from bot.instances import Coordinator, Job, Role
 from bot.outbox.delivery import DeliveryWorker
@@ -50,6 +51,10 @@ class Coordination:
     def instance(self) -> str:
         return self.coordinator.instance
 
+    def held(self) -> list[str]:
+        """The roles this instance holds now."""
+        return self.coordinator.held()
+
     def jobs(self) -> list[Job]:
         return [self.coordinator.run, self.notifier.run]
 
@@ -87,7 +92,7 @@ def coordination_for(
     roles = [
         Role(
             platform,
-            [_fresh_worker(worker, wake.signal(platform))],
+            [_fresh_worker(worker, wake.signal(platform)), *_receiving(worker.adapter)],
             _recovery(db, platform, worker, clock),
         )
         for platform, worker in workers.items()
@@ -95,6 +100,14 @@ def coordination_for(
     roles += [Role(name, jobs) for name, jobs in services_jobs.items() if jobs]
     locks = RoleLocks(db, config.instance_name())
     return Coordination(Coordinator(locks, roles, lease=config.storage.lease), notifier)
+
+
+def _receiving(adapter: ChatAdapter) -> list[Job]:
+    """The platform's receiving, when only one instance at a time may do it (Telegram's
+    long polling; a webhook is served by every instance)."""
+    if isinstance(adapter, ReceivesInRole) and adapter.receives_in_role:
+        return [adapter.receive]
+    return []
 
 
 def _fresh_worker(worker: DeliveryWorker, signal: WakeSignal) -> Job:

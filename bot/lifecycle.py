@@ -17,12 +17,14 @@ from bot.chat import (
     Incoming,
     IncomingKind,
     OnIncoming,
+    Post,
     PublishesCommands,
 )
 from bot.cluster import Coordination
 from bot.config import Config
 from bot.context import CommandSpec, Services
 from bot.i18n import Lang, supported_languages
+from bot.outbox import Item
 from bot.outbox.delivery import DeliveryPolicy, DeliveryWorker
 from bot.router import CommandRouter
 from bot.storage import Database
@@ -33,6 +35,7 @@ from bot.web import WebServer
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0
+REPLY_TARGET = "reply"  # an outbox row that carries a reply to a person's command
 
 _CHAT_CHANGES = (
     IncomingKind.BOT_REMOVED,
@@ -128,7 +131,8 @@ class App:
         self.stop.set()
 
     async def dispatch(self, incoming: Incoming) -> None:
-        """Handle one incoming update and send the reply straight back to its chat.
+        """Handle one incoming update and send the reply straight back to its chat (with
+        several instances, through the sender role's holder when it is another instance).
 
         Replies go through the messenger: the pacer's priority lane, and a flood wait is
         sat out and the reply sent after it.
@@ -139,8 +143,11 @@ class App:
         reply = await self.router.handle(incoming)
         if reply is None:
             return
-        key = f"reply:{incoming.platform}:{incoming.chat.id}:{incoming.message_id}"
         posts = reply if isinstance(reply, tuple) else (reply,)
+        if self._paced_elsewhere(incoming.platform):
+            await self._reply_through_holder(incoming, posts)
+            return
+        key = f"reply:{incoming.platform}:{incoming.chat.id}:{incoming.message_id}"
         try:
             for n, post in enumerate(posts):
                 await self.services.messenger.send(
@@ -148,6 +155,20 @@ class App:
                 )
         except ChatError as exc:
             log.warning("could not send a reply on %s: %s", incoming.platform, type(exc).__name__)
+
+    def _paced_elsewhere(self, platform: str) -> bool:
+        """Several instances: the platform's pacing lives with its sender role, so an
+        instance that does not hold it hands its replies to the holder."""
+        return self.coordination is not None and platform not in self.coordination.held()
+
+    async def _reply_through_holder(self, incoming: Incoming, posts: tuple[Post, ...]) -> None:
+        """The reply as outbox rows ahead of the queue: the sender role's holder sends
+        them within its pacing (woken through NOTIFY), once."""
+        chat = incoming.chat
+        target = q.Target(incoming.platform, chat.id, chat.kind, REPLY_TARGET)
+        async with self.db.transaction() as tx:
+            for post in posts:
+                await self.services.outbox.enqueue(tx, Item("reply", post, first=True), [target])
 
     async def on_chat_change(self, incoming: Incoming) -> None:
         """The platform says the bot left or joined a chat, or a chat has a new id."""

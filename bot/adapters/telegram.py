@@ -108,6 +108,7 @@ class TelegramAdapter:
         pacing: CallGate | None = None,
         open_bot_alert: AlertText | None = None,
         state: StateStore | None = None,
+        poll_in_role: bool = False,
     ) -> None:
         self.limits = limits or TELEGRAM_LIMITS
         self.pacing = pacing or CallGate(pacer_for(self.limits))
@@ -116,6 +117,8 @@ class TelegramAdapter:
         self.webhook_listen = webhook_listen
         self.poll_timeout = poll_timeout
         self.read_timeout = read_timeout
+        # Several instances: only the telegram role's holder long-polls (`receive`).
+        self._poll_in_role = poll_in_role and not webhook_url
         self._token = token
         self._webhook_secret = webhook_secret
         self._app: PtbApp | None = None
@@ -181,17 +184,39 @@ class TelegramAdapter:
             await app.start()
             if self.webhook_url:
                 await self._start_webhook(app.bot, self.webhook_url)
-            else:
-                assert app.updater is not None
-                async with self._mapped_errors():
-                    await app.updater.start_polling(
-                        timeout=dtm.timedelta(seconds=self.poll_timeout),
-                        allowed_updates=ALLOWED_UPDATES,
-                        error_callback=self._polling_failed,
-                    )
+            elif not self._poll_in_role:
+                await self._start_polling(app)
         except BaseException:
             await self.stop()
             raise
+
+    @property
+    def receives_in_role(self) -> bool:
+        """True when long polling waits for the telegram role (`receive`)."""
+        return self._poll_in_role
+
+    async def receive(self, stop: asyncio.Event) -> None:
+        """Long-poll until `stop`: the job of the telegram role's holder, so that one
+        instance at a time calls getUpdates (a second one would get 409 Conflict)."""
+        app = self._app
+        if app is None or self._on_incoming is None or not self._poll_in_role:
+            raise RuntimeError("receive() needs an adapter started with poll_in_role")
+        await self._start_polling(app)
+        try:
+            await stop.wait()
+        finally:
+            # Stopping confirms the updates handled so far, so the next holder starts after them.
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+
+    async def _start_polling(self, app: PtbApp) -> None:
+        assert app.updater is not None
+        async with self._mapped_errors():
+            await app.updater.start_polling(
+                timeout=dtm.timedelta(seconds=self.poll_timeout),
+                allowed_updates=ALLOWED_UPDATES,
+                error_callback=self._polling_failed,
+            )
 
     async def stop(self) -> None:
         """Stop receiving, let sends in flight finish (bounded), then close the client."""

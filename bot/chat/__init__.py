@@ -8,6 +8,7 @@ from bot.chat.adapter import (
     OnIncoming,
     PlatformLimits,
     PublishesCommands,
+    ReceivesInRole,
     StateStore,
     pacer_for,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "PublishesCommands",
     "Quote",
     "RateLimited",
+    "ReceivesInRole",
     "Rejected",
     "Sender",
     "SentRef",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -133,4 +134,25 @@ class OffersDeepLinks(Protocol):
 
     def deep_link(self, payload: str) -> str | None:
         """The link for `payload` (1-64 of `A-Za-z0-9_-`); None until the bot knows its name."""
+        ...
+
+
+@runtime_checkable
+class ReceivesInRole(Protocol):
+    """An optional adapter capability: updates arrive through a channel only one process
+    may hold at a time (Telegram's `getUpdates`: a second consumer gets 409 Conflict).
+
+    With several instances the adapter is built with that receiving left to a role:
+    `start` connects without it, and the platform's role holder runs `receive` while it
+    holds the role. `receives_in_role` is False when `start` receives by itself (one
+    instance) or when every instance may receive (a webhook).
+    """
+
+    platform: str
+
+    @property
+    def receives_in_role(self) -> bool: ...
+
+    async def receive(self, stop: asyncio.Event) -> None:
+        """Receive updates (handed to `start`'s `on_incoming`) until `stop` is set."""
         ...

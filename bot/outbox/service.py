@@ -21,6 +21,8 @@ class Item:
     kind: str
     post: Post
     ref: str | None = None  # what it carries (an article's or announcement's id)
+    # Ahead of every row already due: a person's reply that another instance sends.
+    first: bool = False
 
 
 class Outbox:
@@ -38,7 +40,7 @@ class Outbox:
             return None
         item_id = await q.insert_item(
             tx, kind=item.kind, ref=item.ref, post_json=post_to_json(item.post),
-            targets=targets, now=self._clock(),
+            targets=targets, now=self._clock(), due=0.0 if item.first else None,
         )  # fmt: skip
         self._wake_after_commit(tx, (t.platform for t in targets))
         return item_id

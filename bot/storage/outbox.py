@@ -91,8 +91,11 @@ async def insert_item(
     post_json: str,
     targets: Iterable[Target],
     now: float | None = None,
+    due: float | None = None,
 ) -> int:
     """Write an item and one pending delivery per target, inside `tx`; returns the item's id.
+
+    The rows are due at `due` (default `now`); an earlier time puts them ahead of the queue.
 
     Only the outbox service (`bot.outbox.Outbox.enqueue`) calls this: it wakes the workers.
     """
@@ -103,10 +106,11 @@ async def insert_item(
     )
     assert row is not None
     item_id = int(row["id"])
+    due = now if due is None else due
     await tx.executemany(
         "INSERT INTO deliveries (item_id, platform, chat_id, chat_kind, target, state, "
         "next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-        [(item_id, t.platform, t.chat_id, t.chat_kind, t.target, now, now) for t in targets],
+        [(item_id, t.platform, t.chat_id, t.chat_kind, t.target, due, now) for t in targets],
     )
     return item_id
 

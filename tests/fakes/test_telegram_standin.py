@@ -6,6 +6,7 @@ bot's adapter), so the errors asserted here are the ones any PTB code meets.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -23,7 +24,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputMediaPhoto,
 )
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, RetryAfter
 
 from tests.fakes.telegram import TelegramApi, telegram_api
 
@@ -260,3 +261,25 @@ async def test_a_webhook_secret_of_the_allowed_characters_is_kept(
     secret = "Az09_-" + "x" * 250
     await bot.set_webhook("https://bot.example.org/telegram", secret_token=secret)
     assert api.webhook == {"url": "https://bot.example.org/telegram", "secret_token": secret}
+
+
+async def test_a_second_get_updates_ends_the_pending_one_with_409(
+    api: TelegramApi, bot: Bot
+) -> None:
+    first = asyncio.ensure_future(bot.get_updates(timeout=5))
+    await asyncio.sleep(0.2)  # the first long poll is waiting at the server
+    async with Bot(api.token, base_url=f"{api.url}/bot") as other:
+        second = asyncio.ensure_future(other.get_updates(timeout=1))
+        with pytest.raises(Conflict, match="terminated by other getUpdates request"):
+            await asyncio.wait_for(first, 5)
+        assert await asyncio.wait_for(second, 5) == ()
+    assert api.stats.conflicts_409 == 1
+
+
+async def test_get_updates_while_a_webhook_is_set_is_409(api: TelegramApi, bot: Bot) -> None:
+    await bot.set_webhook("http://127.0.0.1:9/hook")
+    with pytest.raises(Conflict, match="webhook is active"):
+        await bot.get_updates(timeout=0)
+    await bot.delete_webhook()
+    assert await bot.get_updates(timeout=0) == ()
+    assert api.stats.conflicts_409 == 1

@@ -33,6 +33,10 @@ from tests.fakes.telegram.rules import (
 from tests.fakes.telegram.state import ChatState, ShownMessage
 
 TEXT_MAX, CAPTION_MAX = 4096, 1024
+CONFLICT_OTHER_POLL = (
+    "Conflict: terminated by other getUpdates request; "
+    "make sure that only one bot instance is running"
+)
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto"})
 FAULTABLE = SEND_METHODS | {"editMessageText", "editMessageCaption", "editMessageMedia"}
 _FAULTS = {
@@ -49,6 +53,7 @@ class TelegramApi(ChatState):
     def __init__(self, token: str | None = None) -> None:
         super().__init__(token)
         self._pusher: asyncio.Task[None] | None = None
+        self._poll: asyncio.Event | None = None  # set to end the pending getUpdates
 
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -66,6 +71,9 @@ class TelegramApi(ChatState):
             result = await handler(params)
         except ApiError as exc:
             self.stats.rejected_429 += exc.code == 429
+            # A poll ended by another is a conflict only if its client still waits for it.
+            listening = request.transport is not None and not request.transport.is_closing()
+            self.stats.conflicts_409 += exc.code == 409 and listening
             body = {"ok": False, "error_code": exc.code, "description": exc.description}
             return web.json_response(body | {"parameters": exc.parameters}, status=exc.code)
         finally:
@@ -130,17 +138,30 @@ class TelegramApi(ChatState):
     async def _m_getUpdates(self, p: dict[str, Any]) -> Any:
         if self.webhook is not None:
             raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
+        # Telegram serves one getUpdates per bot at a time: a new one ends the pending one.
+        if self._poll is not None:
+            self._poll.set()
+        self._poll = terminated = asyncio.Event()
+        try:
+            return await self._long_poll(p, terminated)
+        finally:
+            if self._poll is terminated:
+                self._poll = None
+
+    async def _long_poll(self, p: dict[str, Any], terminated: asyncio.Event) -> Any:
         offset = int(p.get("offset") or 0)
         self.updates = [u for u in self.updates if u["update_id"] >= offset]
         deadline = time.monotonic() + float(p.get("timeout") or 0)
-        while not self.updates and not self._closing.is_set():
+        while not self.updates and not self._closing.is_set() and not terminated.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             wakeup = self._wakeup
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(left):
-                    await _first(wakeup.wait(), self._closing.wait())
+                    await _first(wakeup.wait(), self._closing.wait(), terminated.wait())
+        if terminated.is_set():
+            raise ApiError(409, CONFLICT_OTHER_POLL)
         return self.updates[: int(p.get("limit") or 100)]
 
     async def _m_deleteWebhook(self, p: dict[str, Any]) -> Any:

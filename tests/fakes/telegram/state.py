@@ -70,6 +70,7 @@ _NO_RIGHTS = dict.fromkeys(
 class Stats:
     sent: int = 0  # sends Telegram accepted
     rejected_429: int = 0  # 429 answers (flood limits and injected)
+    conflicts_409: int = 0  # getUpdates refused: a webhook is set, or another poll took over
     calls: Counter[str] = field(default_factory=Counter)
 
 
