@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,23 @@ class Coordinator:
                     await asyncio.wait_for(stop.wait(), self.lease / 3)
         finally:
             await self._stop_all()
+            await self.locks.close()
+
+    @contextlib.asynccontextmanager
+    async def free_roles_once(self) -> AsyncIterator[list[str]]:
+        """For one pass (`run --once`): take every role no live instance holds, resolve
+        what a dead holder left (`on_take`), yield their names, and let them all go after.
+        A role another instance holds is left alone, its rows in `sending` included."""
+        await self.locks.connect()
+        taken: list[str] = []
+        try:
+            for role in self.roles:
+                if await self.locks.try_take(role.name):
+                    if role.on_take is not None:
+                        await role.on_take()
+                    taken.append(role.name)
+            yield taken
+        finally:
             await self.locks.close()
 
     async def _step(self) -> None:

@@ -20,6 +20,7 @@ from bot.chat import (
     Post,
     PublishesCommands,
 )
+from bot.cluster import FEEDS as FEEDS_ROLE
 from bot.cluster import Coordination
 from bot.config import Config
 from bot.context import CommandSpec, Services
@@ -266,18 +267,33 @@ class App:
                 task.cancel()
 
     async def run_once(self) -> None:
-        """Poll every feed once, deliver everything due, and return (for cron)."""
-        await self.recover()
+        """Poll every feed once, deliver everything due, and return (for cron).
+
+        On PostgreSQL only what no live instance is doing: the pass takes the free roles
+        first, and a platform or the feeds whose role another instance holds are left to it.
+        """
+        if self.coordination is None:
+            await self.recover()
+            await self._one_pass(list(self.workers), poll=True)
+            return
+        async with self.coordination.coordinator.free_roles_once() as taken:
+            skipped = [r for r in [*self.workers, FEEDS_ROLE] if r not in taken]
+            if skipped:
+                log.info("run --once: left to the instances running them: %s", ", ".join(skipped))
+            await self._one_pass([p for p in self.workers if p in taken], poll=FEEDS_ROLE in taken)
+
+    async def _one_pass(self, platforms: list[str], *, poll: bool) -> None:
         started: list[ChatAdapter] = []
         try:
             for adapter in self.adapters.values():
                 await start_adapter(adapter, None)
                 started.append(adapter)
-            async with self.services.poller:
-                await self.services.poller.poll_all()
+            if poll:
+                async with self.services.poller:
+                    await self.services.poller.poll_all()
             async with asyncio.TaskGroup() as tg:
-                for worker in self.workers.values():
-                    tg.create_task(worker.drain())
+                for platform in platforms:
+                    tg.create_task(self.workers[platform].drain())
         finally:
             for adapter in reversed(started):
                 await adapter.stop()
