@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bot.chat import ChatAdapter, ReceivesInRole
+from bot.cluster_takeover import Takeover, former_holder_quiet_after
 from bot.config import Config
 from bot.instances import Coordinator, Job, Role
 from bot.outbox.delivery import DeliveryWorker
 from bot.outbox.wake import Wake, WakeSignal, WakeSignals
-from bot.storage import outbox as q
 from bot.storage.notify import OUTBOX, Notifier
 from bot.storage.postgres import PostgresDatabase
-from bot.storage.roles import RoleLocks
+from bot.storage.roles import FencedDatabase, RoleLocks
 
 # The roles, in the order an instance takes them; each platform's sender is a role too.
 FEEDS = "feeds"
@@ -89,16 +89,17 @@ def coordination_for(
     clock: Callable[[], float] = time.time,
 ) -> Coordination:
     """Roles for every worker (one per platform) and for the services' own jobs."""
-    roles = [
-        Role(
-            platform,
-            [_fresh_worker(worker, wake.signal(platform)), *_receiving(worker.adapter)],
-            _recovery(db, platform, worker, clock),
-        )
-        for platform, worker in workers.items()
-    ]
-    roles += [Role(name, jobs) for name, jobs in services_jobs.items() if jobs]
     locks = RoleLocks(db, config.instance_name())
+    roles = []
+    for platform, worker in workers.items():
+        takeover = Takeover(
+            db, platform, locks.instance, resend=worker.policy.resend_uncertain, wake=wake,
+            settle_after=former_holder_quiet_after(config.storage.lease), clock=clock,
+        )  # fmt: skip
+        sender = _fresh_worker(worker, FencedDatabase(db, locks, platform), wake.signal(platform))
+        jobs = [sender, takeover.settle, *_receiving(worker.adapter)]
+        roles.append(Role(platform, jobs, takeover.on_take))
+    roles += [Role(name, jobs) for name, jobs in services_jobs.items() if jobs]
     return Coordination(Coordinator(locks, roles, lease=config.storage.lease), notifier)
 
 
@@ -110,28 +111,17 @@ def _receiving(adapter: ChatAdapter) -> list[Job]:
     return []
 
 
-def _fresh_worker(worker: DeliveryWorker, signal: WakeSignal) -> Job:
+def _fresh_worker(worker: DeliveryWorker, db: FencedDatabase, signal: WakeSignal) -> Job:
     """Run a new worker like `worker` each time the role is taken: a worker whose run was
-    cut short (a lost connection) may keep sends it had counted as in flight."""
+    cut short (a lost connection) may keep sends it had counted as in flight. Its claims
+    go through `db`, fenced by the role's lock."""
 
     async def run(stop: asyncio.Event) -> None:
         fresh = DeliveryWorker(
-            worker.db, worker.adapter, worker.policy, on_gone=worker.on_gone,
+            db, worker.adapter, worker.policy, on_gone=worker.on_gone,
             on_failed=worker.on_failed, on_paused=worker.on_paused, on_moved=worker.on_moved,
             wake=signal, clock=worker.clock,
         )  # fmt: skip
         await fresh.run(stop)
 
     return run
-
-
-def _recovery(
-    db: PostgresDatabase, platform: str, worker: DeliveryWorker, clock: Callable[[], float]
-) -> Callable[[], Awaitable[None]]:
-    """On taking a platform's sender role: the crash rules for rows a dead holder left
-    (Matrix re-sent with the same transaction id; Telegram `unknown` unless at_least_once)."""
-
-    async def recover() -> None:
-        await q.recover_platform(db, platform, resend=worker.policy.resend_uncertain, now=clock())
-
-    return recover

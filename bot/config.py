@@ -438,7 +438,9 @@ class Config(Section):
         environ = os.environ if environ is None else environ
         name = self.storage.password_env
         password = (environ.get(name) or None) if name else None
-        return StorageTarget(self.database_path(), self.storage.url, password)
+        return StorageTarget(
+            self.database_path(), self.storage.url, password, instance=self.instance_name()
+        )
 
     def instance_name(self) -> str:
         """This instance's name: `[instance] name`, else host name and process id."""

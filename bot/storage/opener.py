@@ -23,6 +23,7 @@ class StorageTarget:
     path: Path
     url: str | None = None
     password: str | None = None  # None: libpq's usual sources (PGPASSWORD, ~/.pgpass)
+    instance: str | None = None  # names this instance's PostgreSQL connections
 
     @property
     def is_postgres(self) -> bool:
@@ -40,7 +41,9 @@ async def open_storage(target: StorageTarget, *, migrate: bool = True) -> AsyncI
         # Imported here: a SQLite install never loads the PostgreSQL driver.
         from bot.storage.postgres import open_postgres  # noqa: PLC0415
 
-        async with open_postgres(target.url, password=target.password, migrate=migrate) as pg:
+        async with open_postgres(
+            target.url, password=target.password, migrate=migrate, instance=target.instance
+        ) as pg:
             yield pg
     else:
         from bot.storage.sqlite import open_database  # noqa: PLC0415

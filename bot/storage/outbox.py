@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from bot.storage.db import Database, Executor, Row, Tx, marks
 
@@ -149,19 +150,34 @@ async def next_due_at(db: Executor, platform: str) -> float | None:
     return None if row is None or row["due"] is None else float(row["due"])
 
 
+@runtime_checkable
+class Fenced(Protocol):
+    """A database view whose claims hold only while its instance holds the sender role
+    (`bot.storage.roles.RoleLocks.fence`): on PostgreSQL with several instances."""
+
+    def claim_fence(self) -> tuple[str, tuple[int, ...]]: ...
+
+
 async def claim(db: Database, delivery_id: int, now: float) -> bool:
     """Mark a pending row `sending` before its send; False if someone else took it.
 
     On PostgreSQL a row another instance is claiming is skipped, not waited for
-    (`FOR UPDATE SKIP LOCKED`).
+    (`FOR UPDATE SKIP LOCKED`), and through a `Fenced` view nothing is claimed once the
+    role's lock is gone, so every row left `sending` was claimed before its new holder
+    took the role.
     """
     where = "id = ? AND state = 'pending'"
+    params: tuple[object, ...] = (now, delivery_id)
     if db.dialect == "postgres":
         where = f"id = (SELECT id FROM deliveries WHERE {where} FOR UPDATE SKIP LOCKED)"  # noqa: S608
+        if isinstance(db, Fenced):
+            fence, fence_params = db.claim_fence()
+            where += f" AND {fence}"
+            params += fence_params
     changed = await db.execute(
         "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ? "  # noqa: S608
         f"WHERE {where}",
-        (now, delivery_id),
+        params,
     )
     return changed == 1
 
@@ -269,6 +285,32 @@ async def recover_platform(db: Database, platform: str, *, resend: bool, now: fl
         "UPDATE deliveries SET state = 'unknown', error = 'interrupted while sending', "
         "updated_at = ? WHERE state = 'sending' AND platform = ?",
         (now, platform),
+    )
+
+
+async def sending_ids(db: Executor, platform: str) -> list[int]:
+    """The platform's rows claimed and not finished (`sending`)."""
+    rows = await db.fetch_all(
+        "SELECT id FROM deliveries WHERE state = 'sending' AND platform = ? ORDER BY id",
+        (platform,),
+    )
+    return [int(r["id"]) for r in rows]
+
+
+async def recover_rows(db: Database, ids: Sequence[int], *, resend: bool, now: float) -> int:
+    """`recover_platform` for the rows `ids` only, those of them still `sending`."""
+    if not ids:
+        return 0
+    if resend:
+        return await db.execute(
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, updated_at = ? "  # noqa: S608
+            f"WHERE state = 'sending' AND id IN ({marks(ids)})",
+            (now, now, *ids),
+        )
+    return await db.execute(
+        "UPDATE deliveries SET state = 'unknown', error = 'interrupted while sending', "  # noqa: S608
+        f"updated_at = ? WHERE state = 'sending' AND id IN ({marks(ids)})",
+        (now, *ids),
     )
 
 

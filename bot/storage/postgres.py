@@ -101,6 +101,9 @@ class PostgresTx(_On):
         self.after_commit_callbacks.append(callback)
 
 
+POOL_PREFIX = "outreach-bot-pool:"  # application_name of an instance's pooled connections
+
+
 class PostgresDatabase(_On):
     """A pool of asyncpg connections to one PostgreSQL database (see `Database`)."""
 
@@ -112,12 +115,27 @@ class PostgresDatabase(_On):
 
     @classmethod
     async def open(
-        cls, url: str, *, password: str | None = None, max_size: int = 10
+        cls,
+        url: str,
+        *,
+        password: str | None = None,
+        max_size: int = 10,
+        instance: str | None = None,
     ) -> PostgresDatabase:
-        """Connect to `url`; `password` (else libpq's PGPASSWORD, ~/.pgpass) if it needs one."""
+        """Connect to `url`; `password` (else libpq's PGPASSWORD, ~/.pgpass) if it needs one.
+
+        With `instance`, the pool's connections carry its name (`POOL_PREFIX`), so other
+        instances can tell it is still connected (`bot.storage.roles.still_connected`).
+        """
+        settings = {"application_name": (POOL_PREFIX + instance)[:63]} if instance else None
         try:
             pool = await asyncpg.create_pool(
-                url, password=password, min_size=1, max_size=max_size, command_timeout=60
+                url,
+                password=password,
+                min_size=1,
+                max_size=max_size,
+                command_timeout=60,
+                server_settings=settings,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StorageUnavailable(
@@ -203,10 +221,10 @@ async def _version(conn: Connection) -> int:
 
 @asynccontextmanager
 async def open_postgres(
-    url: str, *, password: str | None = None, migrate: bool = True
+    url: str, *, password: str | None = None, migrate: bool = True, instance: str | None = None
 ) -> AsyncIterator[PostgresDatabase]:
     """Open (and by default migrate) the PostgreSQL database at `url`, closing it on exit."""
-    db = await PostgresDatabase.open(url, password=password)
+    db = await PostgresDatabase.open(url, password=password, instance=instance)
     try:
         if migrate:
             await db.migrate()

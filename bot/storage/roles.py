@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import logging
 import zlib
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from bot.storage.db import StorageUnavailable
-from bot.storage.postgres import PostgresDatabase
+from bot.storage.db import Params, Row, StorageUnavailable, Tx
+from bot.storage.postgres import POOL_PREFIX, PostgresDatabase
 
 log = logging.getLogger(__name__)
 
 ROLE_SPACE = 0x6F75  # the first key of every role lock ("ou")
 APP_PREFIX = "outreach-bot:"
+PING_TIMEOUT = 5.0  # how long `alive` waits for the lock connection to answer
 
 
 def role_key(role: str) -> int:
@@ -35,6 +38,7 @@ class RoleLocks:
         self.instance = instance
         self._conn: Any = None
         self.held: set[str] = set()
+        self.pid = 0  # the lock connection's server process (0: none)
 
     async def connect(self) -> None:
         """(Re)open the dedicated connection; every role must be taken again after."""
@@ -43,6 +47,7 @@ class RoleLocks:
             self._conn = await self._db.connect(
                 server_settings={"application_name": (APP_PREFIX + self.instance)[:63]}
             )
+            self.pid = int(await self._conn.fetchval("SELECT pg_backend_pid()"))
         except Exception as exc:
             raise StorageUnavailable(f"cannot reach the database {self._db}: {exc}") from exc
 
@@ -73,19 +78,56 @@ class RoleLocks:
         if not self.connected:
             return False
         try:
-            await self._conn.fetchval("SELECT 1", timeout=5)
+            await self._conn.fetchval("SELECT 1", timeout=PING_TIMEOUT)
         except Exception:
             return False
         return True
 
+    def fence(self, role: str) -> tuple[str, tuple[int, ...]]:
+        """A condition (SQL, parameters) that holds while this instance's lock connection
+        holds `role`: a claim under it cannot happen once the role is lost, even before
+        this instance has noticed."""
+        return _HOLDS_LOCK, (ROLE_SPACE, role_key(role), self.pid)
+
     async def close(self) -> None:
         self.held.clear()
+        self.pid = 0
         if self._conn is not None:
             conn, self._conn = self._conn, None
             try:
                 await conn.close(timeout=2)
             except Exception:
                 conn.terminate()
+
+
+_HOLDS_LOCK = (
+    "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = ? "
+    "AND objid = ? AND objsubid = 2 AND pid = ? AND granted)"
+)
+
+
+async def swap_holder(db: PostgresDatabase, role: str, instance: str) -> str | None:
+    """Record `instance` as `role`'s holder; returns the instance that held it before."""
+    key = f"role-holder:{role}"
+    async with db.transaction() as tx:
+        row = await tx.fetch_one("SELECT value FROM bot_state WHERE key = ? FOR UPDATE", (key,))
+        await tx.execute(
+            "INSERT INTO bot_state (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, instance),
+        )
+    return None if row is None else str(row["value"])
+
+
+async def still_connected(db: PostgresDatabase, instance: str) -> bool:
+    """Whether `instance` has any connection to the database now (its role connection or
+    its pool): a process that is gone has none; one that lost only its lock has some."""
+    row = await db.fetch_one(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name IN (?, ?) "
+        "AND datname = current_database()) AS up",
+        ((APP_PREFIX + instance)[:63], (POOL_PREFIX + instance)[:63]),
+    )
+    return row is not None and bool(row["up"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,3 +157,42 @@ async def live_instances(db: PostgresDatabase, roles: list[str]) -> list[LiveIns
         )
         for r in rows
     ]
+
+
+class FencedDatabase:
+    """The database as one role's sender sees it: the same queries, and claims that hold
+    only while this instance's lock connection holds the role (`outbox.Fenced`)."""
+
+    dialect = "postgres"
+
+    def __init__(self, db: PostgresDatabase, locks: RoleLocks, role: str) -> None:
+        self._db = db
+        self._locks = locks
+        self._role = role
+
+    def claim_fence(self) -> tuple[str, tuple[int, ...]]:
+        return self._locks.fence(self._role)
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        return await self._db.fetch_one(sql, params)
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self._db.fetch_all(sql, params)
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        return await self._db.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._db.executemany(sql, rows)
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]:
+        return self._db.transaction()
+
+    async def version(self) -> int:
+        return await self._db.version()
+
+    async def migrate(self, migrations: list[tuple[int, str, str]] | None = None) -> int:
+        return await self._db.migrate(migrations)
+
+    async def close(self) -> None:
+        """Nothing to close: the database belongs to the composition root, not the view."""
