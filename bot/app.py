@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import time
 from collections.abc import Callable, Mapping
@@ -107,13 +108,19 @@ def _secret(environ: Mapping[str, str], name: str | None) -> str | None:
 
 
 def matrix_adapter(config: Config, db: Database, environ: Mapping[str, str]) -> MatrixAdapter:
+    """The Matrix adapter. On PostgreSQL each instance is a device of its own: it logs in
+    with the password, keeps its token, device id, sync token and key store under its
+    name, and syncs while it holds the matrix role (handled events are shared)."""
     m = config.matrix
+    several = isinstance(db, PostgresDatabase)
+    shared = DatabaseStateStore(db, "matrix.")
     return MatrixAdapter(
         homeserver=m.homeserver,
         user_id=m.user_id,
-        state=DatabaseStateStore(db, "matrix."),
-        access_token=_secret(environ, m.access_token_env),
-        device_id=_secret(environ, m.device_id_env),
+        state=DatabaseStateStore(db, f"matrix.{config.instance_name()}.") if several else shared,
+        # One access token is one device: several instances log in with the password.
+        access_token=None if several else _secret(environ, m.access_token_env),
+        device_id=None if several else _secret(environ, m.device_id_env),
         password=_secret(environ, m.password_env),
         rooms=[c.chat for c in config.channels if c.platform == "matrix"],
         admins=list(config.admins.matrix),
@@ -123,6 +130,8 @@ def matrix_adapter(config: Config, db: Database, environ: Mapping[str, str]) -> 
         exempt=m.exempt,
         store_path=matrix_store_path(config),
         language=config.bot.language,
+        handled_state=shared,
+        receive_in_role=several,
     )
 
 
@@ -136,11 +145,21 @@ def matrix_invites(config: Config) -> InvitePolicy:
 
 
 def matrix_store_path(config: Config) -> Path:
-    """`[matrix] store_path` (relative to the config file), else beside the database."""
+    """`[matrix] store_path` (relative to the config file), else beside the database; with
+    `[storage] url` (several instances) a folder of it per instance, named after it."""
     if config.matrix.store_path:
         path = Path(config.matrix.store_path).expanduser()
-        return path if path.is_absolute() else config.base_dir / path
-    return config.database_path().parent / "matrix-store"
+        path = path if path.is_absolute() else config.base_dir / path
+    else:
+        path = config.database_path().parent / "matrix-store"
+    if config.storage.url:
+        return path / _file_name(config.instance_name())
+    return path
+
+
+def _file_name(name: str) -> str:
+    """`name` as one path component (an instance name may hold ':' or '/')."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "instance"
 
 
 def build_adapters(

@@ -495,6 +495,23 @@ def _structural_problems(error: ValidationError) -> list[str]:
     return problems
 
 
+def _several_instances_on_matrix(cfg: Config) -> list[str]:
+    """On PostgreSQL every instance is a Matrix device of its own, with its own key store."""
+    problems = []
+    if not cfg.matrix.password_env:
+        problems.append(
+            "matrix.password_env: required with [storage] url (several instances): each "
+            "instance logs in as a device of its own, and one access token cannot serve two "
+            "devices"
+        )
+    if not cfg.instance.name:
+        problems.append(
+            "instance.name: required with [storage] url and Matrix: each instance keeps its "
+            "Matrix device and key store under its name, which must stay the same across restarts"
+        )
+    return problems
+
+
 def _cross_reference_problems(cfg: Config, environ: Mapping[str, str]) -> list[str]:
     problems: list[str] = []
     enabled = set(cfg.enabled_platforms())
@@ -532,6 +549,8 @@ def _cross_reference_problems(cfg: Config, environ: Mapping[str, str]) -> list[s
         name = cfg.stripe.secret_key_env
         if not environ.get(name):
             problems.append(f"stripe.secret_key_env: environment variable {name} is not set")
+    if cfg.storage.url and "matrix" in enabled:
+        problems += _several_instances_on_matrix(cfg)
     for i, campaign in enumerate(cfg.campaigns):
         if campaign.highlight is not None and campaign.highlight not in campaign.amounts:
             problems.append(f"campaigns[{i}].highlight: {campaign.highlight} is not in amounts")

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -96,6 +97,7 @@ log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
 HANDLED_KEEP = 500
+TAKEOVER_WINDOW = 120.0  # seconds of events a new matrix role holder answers if unhandled
 
 
 class TokenRefused(Exception):
@@ -124,6 +126,8 @@ class MatrixAdapter:
         exempt: bool = False,
         store_path: Path | None = None,
         language: str = DEFAULT_LANGUAGE,
+        handled_state: StateStore | None = None,
+        receive_in_role: bool = False,
     ) -> None:
         self.homeserver = homeserver
         self.language = language  # the admins' notices ([bot] language)
@@ -156,6 +160,13 @@ class MatrixAdapter:
         self._store_lost = False
         self._handled: deque[str] = deque(maxlen=HANDLED_KEEP)
         self.synced = asyncio.Event()  # set after the first sync since start
+        # Several instances: each syncs as its own device, and only the matrix role's
+        # holder hands events on (`receive`); the others keep recent ones for a takeover.
+        self.handled_state = handled_state or state
+        self._receive_in_role = receive_in_role
+        self._receiving = not receive_in_role
+        self._on_incoming: OnIncoming | None = None
+        self._held_back: deque[tuple[float, Incoming]] = deque(maxlen=HANDLED_KEEP)
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -171,8 +182,37 @@ class MatrixAdapter:
             raise
         if on_incoming is not None:
             self.synced.clear()
-            self._handled.extend(json.loads(await self.state.get("handled_events") or "[]"))
+            self._on_incoming = on_incoming
+            await self._load_handled()
             self._sync_task = asyncio.create_task(self._sync_loop(on_incoming), name="matrix")
+
+    @property
+    def receives_in_role(self) -> bool:
+        """True when events are handed on only while `receive` runs (several instances)."""
+        return self._receive_in_role
+
+    async def receive(self, stop: asyncio.Event) -> None:
+        """Hand events on until `stop`: the job of the matrix role's holder. First the
+        events this instance synced in the last `TAKEOVER_WINDOW` seconds that no holder
+        handled (a former holder may have died before it did)."""
+        on_incoming = self._on_incoming
+        if on_incoming is None or not self._receive_in_role:
+            raise RuntimeError("receive() needs an adapter started with receive_in_role")
+        await self._load_handled()
+        self._receiving = True
+        try:
+            horizon = time.monotonic() - TAKEOVER_WINDOW
+            held_back, self._held_back = list(self._held_back), deque(maxlen=HANDLED_KEEP)
+            for seen, incoming in held_back:
+                if seen >= horizon:
+                    await self._deliver(incoming, on_incoming)
+            await stop.wait()
+        finally:
+            self._receiving = False
+
+    async def _load_handled(self) -> None:
+        self._handled.clear()
+        self._handled.extend(json.loads(await self.handled_state.get("handled_events") or "[]"))
 
     async def stop(self) -> None:
         task, self._sync_task = self._sync_task, None
@@ -314,14 +354,19 @@ class MatrixAdapter:
                 incoming = to_incoming(event, room, self.user_id)
                 if incoming is None or incoming.kind is not IncomingKind.BOT_REMOVED:
                     continue
-                # Deliveries may name the room by alias or user id: report every name.
-                for name in self._names.names_of(room_id):
+                # Deliveries may name the room by alias or user id: report every name (the
+                # matrix role's holder does, with several instances).
+                for name in self._names.names_of(room_id) if self._receiving else []:
                     chat = ChatRef(PLATFORM, name, incoming.chat.kind, incoming.chat.title)
                     await on_incoming(Incoming(chat, incoming.sender, kind=incoming.kind))
                 await self._names.forget(room_id)
 
     async def _deliver(self, incoming: Incoming | None, on_incoming: OnIncoming) -> None:
         if incoming is None:
+            return
+        if not self._receiving:
+            if incoming.message_id is not None:
+                self._held_back.append((time.monotonic(), incoming))
             return
         if incoming.message_id is not None and incoming.message_id in self._handled:
             return
@@ -333,11 +378,13 @@ class MatrixAdapter:
             # Remembered after handling: should we crash in between, the reply's
             # transaction id makes the homeserver drop the second answer.
             self._handled.append(incoming.message_id)
-            await self.state.set("handled_events", json.dumps(list(self._handled)))
+            await self.handled_state.set("handled_events", json.dumps(list(self._handled)))
 
     async def _handle_invites(self, resp: Any, on_incoming: OnIncoming) -> None:
+        # Every instance joins or declines alike; the matrix role's holder reports a join.
+        report = on_incoming if self._receiving else _unreported
         await self._invites.handle(
-            self._require_client(), resp.rooms.invite, self._names, self.rooms, on_incoming
+            self._require_client(), resp.rooms.invite, self._names, self.rooms, report
         )
 
     # --- sending ----------------------------------------------------------------------
@@ -432,3 +479,7 @@ class MatrixAdapter:
                 await self.send(ChatRef(PLATFORM, admin), notice, key=f"device-{device}")
             except ChatError as exc:
                 log.warning("matrix: could not tell an admin about the device: %s", exc)
+
+
+async def _unreported(incoming: Incoming) -> None:
+    """What an instance without the matrix role does with a join it made: nothing."""
