@@ -7,6 +7,7 @@ database is PostgreSQL; on SQLite there is one instance and none of this runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -96,7 +97,8 @@ def coordination_for(
             db, platform, locks.instance, resend=worker.policy.resend_uncertain, wake=wake,
             settle_after=former_holder_quiet_after(config.storage.lease), clock=clock,
         )  # fmt: skip
-        sender = _fresh_worker(worker, FencedDatabase(db, locks, platform), wake.signal(platform))
+        fenced = FencedDatabase(db, locks, platform)
+        sender = _fresh_worker(worker, fenced, wake.signal(platform), takeover)
         jobs = [sender, takeover.settle, *_receiving(worker.adapter)]
         roles.append(Role(platform, jobs, takeover.on_take))
     roles += [Role(name, jobs) for name, jobs in services_jobs.items() if jobs]
@@ -111,12 +113,19 @@ def _receiving(adapter: ChatAdapter) -> list[Job]:
     return []
 
 
-def _fresh_worker(worker: DeliveryWorker, db: FencedDatabase, signal: WakeSignal) -> Job:
+def _fresh_worker(
+    worker: DeliveryWorker, db: FencedDatabase, signal: WakeSignal, takeover: Takeover
+) -> Job:
     """Run a new worker like `worker` each time the role is taken: a worker whose run was
     cut short (a lost connection) may keep sends it had counted as in flight. Its claims
-    go through `db`, fenced by the role's lock."""
+    go through `db`, fenced by the role's lock; after a takeover from another instance it
+    starts once the platform's rolling window has passed (`Takeover.first_send_after`)."""
 
     async def run(stop: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), takeover.first_send_after)
+        if stop.is_set():
+            return
         fresh = DeliveryWorker(
             db, worker.adapter, worker.policy, on_gone=worker.on_gone,
             on_failed=worker.on_failed, on_paused=worker.on_paused, on_moved=worker.on_moved,

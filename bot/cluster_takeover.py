@@ -33,6 +33,10 @@ from bot.storage.roles import PING_TIMEOUT, still_connected, swap_holder
 
 log = logging.getLogger(__name__)
 
+# Telegram's flood limits are rolling windows of a second: a former holder may have used
+# a whole one just before it died, so its successor lets one pass before its first send.
+ROLLING_WINDOW = 1.0
+
 
 def former_holder_quiet_after(lease: float) -> float:
     """Seconds after a role changes hands by which its former holder has stopped sending."""
@@ -61,10 +65,12 @@ class Takeover:
         self.settle_after = settle_after
         self.clock = clock
         self._waiting: list[int] = []
+        self.first_send_after = 0.0  # seconds the worker waits after a takeover
 
     async def on_take(self) -> None:
         """On taking the role: resolve the rows left `sending` now, or note them for later."""
         former = await swap_holder(self.db, self.platform, self.instance)
+        self.first_send_after = ROLLING_WINDOW if former not in (None, self.instance) else 0.0
         ids = await q.sending_ids(self.db, self.platform)
         self._waiting = []
         if not ids:

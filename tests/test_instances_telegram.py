@@ -26,7 +26,12 @@ TOKEN_ENV = "OUTREACH_TEST_TG_TOKEN"
 
 
 def telegram_config(
-    api: TelegramApi, tmp_path: Path, url: str, name: str, **telegram: Any
+    api: TelegramApi,
+    tmp_path: Path,
+    url: str,
+    name: str,
+    channels: list[dict[str, str]] | None = None,
+    **telegram: Any,
 ) -> Config:
     return parse_config(
         {
@@ -37,6 +42,7 @@ def telegram_config(
             "storage": {"url": url, "lease": 1.0, "path": str(tmp_path / f"{name}.sqlite3")},
             "instance": {"name": name},
             "admins": {"telegram": [ADMIN]},
+            "channels": channels or [],
         },
         base_dir=tmp_path,
     )  # fmt: skip
