@@ -1,7 +1,7 @@
 """kill -9 during a fan-out, restart, and count what was lost or sent twice.
 
     python -m bench.crash [--runs 20] [--telegram 450] [--matrix 550] [--seed N]
-                          [--telegram-delivery at_most_once|at_least_once]
+                          [--telegram-delivery at_most_once|at_least_once] [--postgres]
 
 One bot (`outreach-bot run -c <config>`, a child process, so the kill is real)
 with Telegram (the Bot API stand-in, served from this process) and Matrix (a
@@ -23,6 +23,12 @@ and the bot's events per room from Synapse. Per (chat or room, article):
   - n arrived: n - 1 duplicates.
 Telegram duplicates must not exceed the Telegram sends in flight at the kills.
 
+With `--postgres` the database is PostgreSQL (a temporary durable server started
+here, as tests/postgres.py starts one: bench/pg.py) instead of SQLite: the bot runs
+as one named instance holding every role, so each restart takes its roles back and
+applies the crash rules to what the killed process left `sending`; on Matrix it logs
+in with the password (a device of its own, kept across restarts).
+
 Pacing is the bot's own (Telegram 30 messages a second) and Synapse takes the
 bot's Matrix sends at about 35 a second on a 2-core machine, so a fan-out takes
 about max(telegram / 30, matrix / 35) seconds, plus two starts of the bot: the
@@ -37,43 +43,40 @@ import argparse
 import asyncio
 import contextlib
 import random
-import sqlite3
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nio import AsyncClient, MessageDirection, RoomMessagesResponse
 
+from bench.crash_store import (
+    MATRIX_PASSWORD_ENV,
+    PostgresStore,
+    Row,
+    SqliteStore,
+    Store,
+    wait_until,
+)
 from bench.memory import (
     STARTUP_LIMIT,
     TELEGRAM_RATE,
     BotProcess,
-    add_subscribers,
     add_telegram_chats,
     bot_environ,
     feed_server,
     open_direct_rooms,
     register_readers,
-    wait_for,
     write_config,
 )
+from bench.pg import new_database, temporary_postgres
 from tests.fakes.telegram_api import TelegramApi, telegram_api
 from tests.synapse import MatrixUser, Synapse, running_synapse
 
 FINAL = ("sent", "failed", "unknown", "gone", "cancelled")
 KILL_POLL = 0.01  # seconds between looks at the fan-out's progress before the kill
-
-
-@dataclass
-class Row:
-    id: int
-    platform: str
-    chat_id: str
-    state: str
 
 
 @dataclass
@@ -89,30 +92,9 @@ class RunRecord:
     seconds: float = 0.0
 
 
-@contextlib.contextmanager
-def reader(db_path: Path) -> Iterator[sqlite3.Connection]:
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-    try:
-        yield db
-    finally:
-        db.close()
-
-
-def run_rows(db: sqlite3.Connection, after: int) -> list[Row]:
-    rows = db.execute(
-        "SELECT id, platform, chat_id, state FROM deliveries WHERE id > ? ORDER BY id", (after,)
-    ).fetchall()
-    return [Row(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
-
-
-def last_row_id(db_path: Path) -> int:
-    with reader(db_path) as db:
-        row = db.execute("SELECT COALESCE(MAX(id), 0) FROM deliveries").fetchone()
-    return int(row[0])
-
-
 def config_for(
     folder: Path,
+    store: Store,
     *,
     article: int,
     api: TelegramApi,
@@ -125,7 +107,7 @@ def config_for(
     return write_config(
         folder / "config.toml",
         {
-            "storage": {"path": str(folder / "bot.sqlite3")},
+            **store.config(folder),
             "console": {"enabled": False},
             "telegram": {
                 "enabled": True,
@@ -137,6 +119,11 @@ def config_for(
                 "homeserver": synapse.url,
                 "user_id": bot.user_id,
                 "exempt": True,
+                **(
+                    {"password_env": MATRIX_PASSWORD_ENV}
+                    if isinstance(store, PostgresStore)
+                    else {}
+                ),
             },
         },
         [{"name": f"run{article}", "url": feed_url, "allow_private": True, "interval": 3600}],
@@ -145,6 +132,7 @@ def config_for(
 
 async def one_run(
     folder: Path,
+    store: Store,
     config: Path,
     environ: dict[str, str],
     record: RunRecord,
@@ -153,50 +141,44 @@ async def one_run(
     rng: random.Random,
 ) -> None:
     """Start, kill -9 part-way through the article's fan-out, restart, run to the end."""
-    db_path = folder / "bot.sqlite3"
     log_path = folder / "bot.log"
     start = time.monotonic()
     fanout_limit = STARTUP_LIMIT + record.rows / TELEGRAM_RATE * 2 + 60
     bot = await BotProcess.start(config, environ, log_path)
     try:
-        with reader(db_path) as db:
-            await wait_for(
-                lambda: len(run_rows(db, base)) >= record.rows,
-                bot,
-                STARTUP_LIMIT,
-                f"before article {record.article} was queued",
-            )
-            record.kill_after = rng.randint(1, record.rows - 1)
 
-            def progressed() -> bool:
-                final = sum(r.state in FINAL for r in run_rows(db, base))
-                return final >= record.kill_after
+        async def queued() -> bool:
+            return len(await store.rows(base)) >= record.rows
 
-            await wait_for(progressed, bot, fanout_limit, "before the kill", KILL_POLL)
+        await wait_until(queued, bot, STARTUP_LIMIT, f"before article {record.article} was queued")
+        record.kill_after = rng.randint(1, record.rows - 1)
+
+        async def progressed() -> bool:
+            final = sum(r.state in FINAL for r in await store.rows(base))
+            return final >= record.kill_after
+
+        await wait_until(progressed, bot, fanout_limit, "before the kill", KILL_POLL)
         bot.kill9()
     finally:
         await bot.stop()  # reaps the killed process (or stops one that failed)
-    with reader(db_path) as db:
-        rows = run_rows(db, base)
+    rows = await store.rows(base)
     record.final_at_kill = sum(r.state in FINAL for r in rows)
     record.in_flight = Counter(r.platform for r in rows if r.state == "sending")
 
     bot = await BotProcess.start(config, environ, log_path)
     try:
-        with reader(db_path) as db:
-            await wait_for(
-                lambda: all(r.state in FINAL for r in run_rows(db, base)),
-                bot,
-                fanout_limit,
-                "before the restarted bot finished the fan-out",
-                0.2,
-            )
+
+        async def finished() -> bool:
+            return all(r.state in FINAL for r in await store.rows(base))
+
+        await wait_until(
+            finished, bot, fanout_limit, "before the restarted bot finished the fan-out", 0.2
+        )
     finally:
         code = await bot.stop()
     if code != 0:
         raise RuntimeError(f"the restarted bot exited with {code}:\n{bot.tail()}")
-    with reader(db_path) as db:
-        record.states = {r.id: r for r in run_rows(db, base)}
+    record.states = {r.id: r for r in await store.rows(base)}
     record.seconds = time.monotonic() - start
 
 
@@ -298,23 +280,25 @@ def tally(
     return totals
 
 
-async def crash_runs(folder: Path, synapse: Synapse, args: argparse.Namespace) -> Totals:
+async def crash_runs(
+    folder: Path, synapse: Synapse, args: argparse.Namespace, store: Store
+) -> Totals:
     rng = random.Random(args.seed)
     bot_user = synapse.new_user("outreach")
     readers = await asyncio.to_thread(register_readers, synapse, args.matrix)
     rooms = await open_direct_rooms(synapse, bot_user, readers)
-    db_path = folder / "bot.sqlite3"
     article = [0]
     records: list[RunRecord] = []
     async with telegram_api() as api, feed_server(article) as feed_url:
         chats = add_telegram_chats(api, args.telegram)
-        rows = await add_subscribers(db_path, "telegram", chats)
-        rows += await add_subscribers(db_path, "matrix", rooms)
-        environ = bot_environ(api, bot_user)
+        rows = await store.subscribe("telegram", chats)
+        rows += await store.subscribe("matrix", rooms)
+        environ = {**bot_environ(api, bot_user), MATRIX_PASSWORD_ENV: bot_user.password}
         for n in range(1, args.runs + 1):
             article[0] = n
             config = config_for(
                 folder,
+                store,
                 article=n,
                 api=api,
                 synapse=synapse,
@@ -323,7 +307,8 @@ async def crash_runs(folder: Path, synapse: Synapse, args: argparse.Namespace) -
                 telegram_delivery=args.telegram_delivery,
             )
             record = RunRecord(article=n, rows=rows, kill_after=0)
-            await one_run(folder, config, environ, record, base=last_row_id(db_path), rng=rng)
+            base = await store.last_id()
+            await one_run(folder, store, config, environ, record, base=base, rng=rng)
             records.append(record)
             print(
                 f"run {n}: killed after {record.final_at_kill}/{rows} rows final, in flight "
@@ -338,6 +323,13 @@ async def crash_runs(folder: Path, synapse: Synapse, args: argparse.Namespace) -
     return tally(records, arrived, args.telegram_delivery == "at_least_once")
 
 
+def store_for(folder: Path, args: argparse.Namespace, stack: contextlib.ExitStack) -> Store:
+    if not args.postgres:
+        return SqliteStore(folder / "bot.sqlite3")
+    server = stack.enter_context(temporary_postgres())
+    return PostgresStore(asyncio.run(new_database(server, "bench_crash")))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
@@ -347,6 +339,7 @@ def main() -> None:
     parser.add_argument(
         "--telegram-delivery", choices=("at_most_once", "at_least_once"), default="at_most_once"
     )
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     args = parser.parse_args()
     if args.seed is None:
         args.seed = random.randrange(1_000_000)
@@ -354,8 +347,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-crash-") as tmp:
         folder = Path(tmp)
         (folder / "synapse").mkdir()
-        with running_synapse(folder / "synapse") as synapse:
-            t = asyncio.run(crash_runs(folder, synapse, args))
+        with contextlib.ExitStack() as stack:
+            synapse = stack.enter_context(running_synapse(folder / "synapse"))
+            t = asyncio.run(crash_runs(folder, synapse, args, store_for(folder, args, stack)))
     ratio = t.telegram_duplicates / max(1, t.telegram_in_flight)
     print(
         f"runs={args.runs} lost={t.lost} matrix_duplicates={t.matrix_duplicates} "
@@ -368,6 +362,7 @@ def main() -> None:
         f"lost_matrix={t.lost_matrix} sent_but_missing={t.bot_says_sent_but_missing} "
         f"telegram={args.telegram} matrix={args.matrix} "
         f"telegram_delivery={args.telegram_delivery} seed={args.seed} "
+        f"storage={'postgres' if args.postgres else 'sqlite'} "
         f"seconds={time.monotonic() - started:.0f}"
     )
 
