@@ -52,11 +52,20 @@ async def test_no_claim_once_the_role_lock_is_gone_even_before_its_holder_notice
         assert await q.claim(fenced, first, 1.0)
         # The lock connection alone drops (the pool's connections are fine).
         await db.execute("SELECT pg_terminate_backend(?)", (locks.pid,))
+        await _gone(db, locks.pid)  # pg_terminate_backend only asks; the lock goes with it
         assert not await q.claim(fenced, second, 2.0)
         assert await _states(db) == [q.SENDING, q.PENDING]
         assert await q.claim(db, second, 3.0)  # unfenced (one instance): claims as before
     finally:
         await locks.close()
+
+
+async def _gone(db: PostgresDatabase, pid: int) -> None:
+    for _ in range(500):  # 10 s at most
+        if not await db.fetch_one("SELECT 1 AS up FROM pg_stat_activity WHERE pid = ?", (pid,)):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"backend {pid} did not end")
 
 
 def _takeover(db: PostgresDatabase, *, resend: bool, settle_after: float = 0.5) -> Takeover:

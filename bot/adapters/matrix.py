@@ -370,14 +370,22 @@ class MatrixAdapter:
             return
         if incoming.message_id is not None and incoming.message_id in self._handled:
             return
+        # One instance remembers an event after handling it: should it crash in between,
+        # the reply's transaction id makes the homeserver drop the second answer. Several
+        # instances are several devices, whose transaction ids are their own: there the
+        # event is remembered first, so that the next holder never answers it again.
+        if self._receive_in_role:
+            await self._remember(incoming.message_id)
         try:
             await on_incoming(incoming)
         except Exception:
             log.exception("handling a Matrix event failed")
-        if incoming.message_id is not None:
-            # Remembered after handling: should we crash in between, the reply's
-            # transaction id makes the homeserver drop the second answer.
-            self._handled.append(incoming.message_id)
+        if not self._receive_in_role:
+            await self._remember(incoming.message_id)
+
+    async def _remember(self, event_id: str | None) -> None:
+        if event_id is not None:
+            self._handled.append(event_id)
             await self.handled_state.set("handled_events", json.dumps(list(self._handled)))
 
     async def _handle_invites(self, resp: Any, on_incoming: OnIncoming) -> None:
