@@ -16,6 +16,7 @@ from bot.adapters.matrix import MatrixAdapter
 from bot.app import App, build_app, matrix_store_path
 from bot.config import Config, ConfigError, parse_config
 from bot.storage.postgres import PostgresDatabase
+from bot.storage.roles import RoleLocks
 from tests.adapters.test_matrix_e2e import encrypted_dm, person
 from tests.adapters.test_matrix_synapse import replies_to
 from tests.synapse import MatrixUser, Synapse
@@ -151,3 +152,33 @@ def test_each_instance_keeps_its_matrix_store_in_a_folder_named_after_it(tmp_pat
     assert store(pg, {}) == tmp_path / "d" / "matrix-store" / "n1"
     assert store(pg, {"store_path": "/srv/keys"}) == Path("/srv/keys/n1")
     assert store(pg, {}, name="host:12/x") == tmp_path / "d" / "matrix-store" / "host_12_x"
+
+
+async def test_a_command_sent_while_the_holder_was_dying_is_answered_by_the_next_one(
+    synapse: Synapse, tmp_path: Path, pg_url: str
+) -> None:
+    bot, ann = synapse.new_user("bot"), synapse.new_user("ann")
+    b_cfg = instance_config(tmp_path, synapse, bot, pg_url, "b")
+    watch = await PostgresDatabase.open(pg_url)
+    dying = RoleLocks(watch, "a")  # the matrix role's holder, which will die answering nothing
+    await dying.connect()
+    try:
+        assert await dying.try_take("matrix")
+        async with person(synapse, ann, tmp_path) as human, running(b_cfg, bot.password) as b:
+            await until(matrix_of(b).synced.is_set, 20, "b to sync")
+            room_id = await encrypted_dm(human, bot)
+            await human.wait_until(lambda: room_id in human.client.rooms)
+            await human.wait_until(lambda: bot.user_id in human.client.rooms[room_id].users)
+            asked = await human.send_text(room_id, "!help")
+            await asyncio.sleep(2.0)  # b synced it, and holds it back: it does not hold the role
+            await human.sync()
+            assert replies_to(human, room_id, bot, asked) == []
+            await dying.close()  # the holder dies: its lock goes with its connection
+            await until(lambda: holds(b, "matrix"), 20, "b to take the matrix role")
+            await human.wait_until(lambda: bool(replies_to(human, room_id, bot, asked)), 30)
+            await asyncio.sleep(1.0)
+            await human.sync()
+            assert len(replies_to(human, room_id, bot, asked)) == 1
+    finally:
+        await dying.close()
+        await watch.close()
