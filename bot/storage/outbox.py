@@ -271,23 +271,6 @@ async def recover_sending(
     return counts
 
 
-async def recover_platform(db: Database, platform: str, *, resend: bool, now: float) -> int:
-    """Resolve one platform's rows a dead sender left in `sending` (its role's new holder
-    calls this on taking the role): back to pending with the same key when `resend`,
-    else `unknown`. Returns how many rows it resolved."""
-    if resend:
-        return await db.execute(
-            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, updated_at = ? "
-            "WHERE state = 'sending' AND platform = ?",
-            (now, now, platform),
-        )
-    return await db.execute(
-        "UPDATE deliveries SET state = 'unknown', error = 'interrupted while sending', "
-        "updated_at = ? WHERE state = 'sending' AND platform = ?",
-        (now, platform),
-    )
-
-
 async def sending_ids(db: Executor, platform: str) -> list[int]:
     """The platform's rows claimed and not finished (`sending`)."""
     rows = await db.fetch_all(
@@ -298,7 +281,8 @@ async def sending_ids(db: Executor, platform: str) -> list[int]:
 
 
 async def recover_rows(db: Database, ids: Sequence[int], *, resend: bool, now: float) -> int:
-    """`recover_platform` for the rows `ids` only, those of them still `sending`."""
+    """Resolve the rows `ids` a former sender left `sending` (those still are): back to
+    pending with the same key when `resend`, else `unknown`. Returns how many it resolved."""
     if not ids:
         return 0
     if resend:
