@@ -132,3 +132,16 @@ async def test_a_role_lost_before_the_wait_ends_leaves_the_rows_to_the_next_hold
         assert await _states(db) == [q.SENDING]
     finally:
         await former.close()
+
+
+async def test_a_sender_taking_over_from_another_instance_lets_a_rolling_second_pass(
+    db: PostgresDatabase,
+) -> None:
+    takeover = _takeover(db, resend=False)
+    await takeover.on_take()  # the role's first holder ever
+    assert takeover.first_send_after == 0.0
+    await swap_holder(db, "matrix", "a")
+    await takeover.on_take()  # after another instance: it may have sent a second's worth
+    assert takeover.first_send_after == 1.0
+    await takeover.on_take()  # after itself (its own worker has stopped)
+    assert takeover.first_send_after == 0.0
