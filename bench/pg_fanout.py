@@ -111,9 +111,9 @@ async def fan_out(
 
 
 def measure(chats: int, rate: int, storage: dict[str, Any]) -> Measured:
-    with stand_in(chats, rate) as (url, token, finish):
-        run = asyncio.run(fan_out(url, token, chats, float(rate), storage))
-        run.outcome = finish()
+    with stand_in(chats, rate) as server:
+        run = asyncio.run(fan_out(server.url, server.token, chats, float(rate), storage))
+        run.outcome = server.finish()
     assert run.outcome.sent == run.delivered == chats, run
     return run
 
