@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from bot.donations.providers import BadSignature
+from bot.listening import Listener
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,7 @@ class SignatureCheck(Protocol):
 ApplyEvent = Callable[[Mapping[str, Any]], Awaitable[int]]
 
 
-def split_listen(listen: str) -> tuple[str, int]:
-    """ "127.0.0.1:8080" -> ("127.0.0.1", 8080); "[::1]:8080" -> ("::1", 8080)."""
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
-class WebhookServer:
+class WebhookServer(Listener):
     """Serves the webhook endpoint on `listen` (port 0: any free port, see `port`)."""
 
     def __init__(
@@ -52,13 +47,11 @@ class WebhookServer:
         apply: ApplyEvent,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.host, self.port = split_listen(listen)
+        super().__init__(listen, self._alone, name="webhook server")
         self._secret = secret
         self.verify = verify
         self.apply = apply
         self.clock = clock
-        self._runner: web.AppRunner | None = None
-        self.listening = asyncio.Event()  # set once the port is bound
 
     @property
     def url(self) -> str:
@@ -69,28 +62,10 @@ class WebhookServer:
         """Serve the webhook route on another server's app (the [web] server)."""
         app.router.add_post(PATH, self._receive)
 
-    async def start(self) -> int:
-        """Bind and serve alone; returns the port actually bound."""
+    def _alone(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
         self.add_routes(app)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
-        self.listening.set()
-        log.info("webhook server listening on %s:%d", self.host, self.port)
-        return self.port
-
-    async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        self.listening.clear()
-        if runner is not None:
-            await runner.cleanup()
+        return app
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set (a background job of the app)."""

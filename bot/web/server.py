@@ -19,7 +19,8 @@ from aiohttp import web
 from bot.archive import Archive
 from bot.config import WebSection
 from bot.donations import Donations
-from bot.donations.webhook import MAX_BODY, WebhookServer, split_listen
+from bot.donations.webhook import MAX_BODY, WebhookServer
+from bot.listening import Listener
 from bot.web.data import Data
 from bot.web.figures import FiguresCache
 from bot.web.health import Health
@@ -84,7 +85,7 @@ def static_routes() -> list[web.RouteDef]:
     return routes
 
 
-class WebServer:
+class WebServer(Listener):
     """Serves the app on `listen` (port 0: any free port, see `port` after `start`)."""
 
     def __init__(
@@ -96,14 +97,12 @@ class WebServer:
         health: Health | None = None,
         websub: WebSubRoutes | None = None,
     ) -> None:
-        self.host, self.port = split_listen(listen)
+        super().__init__(listen, self.app, name="web server", shutdown_timeout=5)
         self.site = site
         self.webhook = webhook
         self.health = health
         self.websub = websub
         self.closing = asyncio.Event()
-        self.listening = asyncio.Event()
-        self._runner: web.AppRunner | None = None
 
     @property
     def url(self) -> str:
@@ -132,26 +131,7 @@ class WebServer:
     async def start(self) -> int:
         """Bind and serve; returns the port actually bound."""
         self.closing.clear()
-        runner = web.AppRunner(
-            self.app(), access_log=None, handle_signals=False, shutdown_timeout=5
-        )
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
-        self.listening.set()
-        log.info("web server listening on %s:%d", self.host, self.port)
-        return self.port
-
-    async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        self.listening.clear()
-        if runner is not None:
-            await runner.cleanup()
+        return await super().start()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve, and tell live pages about ledger changes, until `stop` is set."""
