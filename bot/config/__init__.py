@@ -10,395 +10,76 @@ environment variable that holds them.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import tomllib
 from collections.abc import Mapping
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
+from pydantic import ValidationError
+
+from bot.config.chat import (
+    WEBHOOK_SECRET,
+    AdminsSection,
+    BotSection,
+    ChannelEntry,
+    ConsoleSection,
+    FeedEntry,
+    InstanceSection,
+    MatrixSection,
+    StorageSection,
+    TelegramSection,
 )
-
-from bot.donations.money import exponent as currency_exponent
+from bot.config.donations import (
+    TRANSLATABLE_CAMPAIGN_FIELDS,
+    CampaignEntry,
+    CampaignText,
+    DonationsSection,
+    StripeSection,
+    WebSection,
+)
+from bot.config.fields import (
+    ConfigError,
+    Duration,
+    HttpUrl,
+    LanguageCode,
+    MatrixUserId,
+    Section,
+    Slug,
+    parse_duration,
+)
 from bot.donations.money import payable_problem, to_minor
-from bot.i18n import DEFAULT_LANGUAGE, supported_languages
 from bot.storage.opener import StorageTarget
 
-
-class ConfigError(Exception):
-    """The configuration has problems; `problems` lists every one with its key path."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        super().__init__(f"{source}: {len(problems)} problem(s):\n" + "\n".join(problems))
-        self.source = source
-        self.problems = problems
-
-
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("not an http(s) URL")
-    return value
-
-
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number of seconds or a string such as "90s", "10m", "1h"."""
-    if isinstance(value, bool):
-        raise ValueError("not a duration")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    raise ValueError('not a duration (use seconds or a string like "90s", "10m", "1h")')
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
-
-
-def _matrix_user_id(value: str) -> str:
-    if not re.match(r"^@[^:\s]+:\S+$", value):
-        raise ValueError(f"{value!r} is not a full Matrix user id like @bot:example.org")
-    return value
-
-
-MatrixUserId = Annotated[str, AfterValidator(_matrix_user_id)]
-
-
-def _known_language(value: str) -> str:
-    """A language the bot ships a catalogue for (bot/locales/<code>)."""
-    supported = supported_languages()
-    if value not in supported:
-        raise ValueError(f"unknown language {value!r} (supported: {', '.join(supported)})")
-    return value
-
-
-LanguageCode = Annotated[str, AfterValidator(_known_language)]
-
-
-def _environ(info: ValidationInfo) -> Mapping[str, str]:
-    context = info.context if isinstance(info.context, dict) else {}
-    environ = context.get("environ")
-    return environ if environ is not None else os.environ
-
-
-def _require_env_if_enabled(value: str | None, info: ValidationInfo) -> str | None:
-    """An enabled section's secret must be present in the environment."""
-    if value and info.data.get("enabled") and not _environ(info).get(value):
-        raise ValueError(f"environment variable {value} is not set")
-    return value
-
-
-class Section(BaseModel):
-    # validate_default: a default `_env` name must still be checked against the environment.
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-class BotSection(Section):
-    name: str = "Outreach bot"
-    welcome: str = "I post our new articles, take donations for our campaigns and report progress."
-    commands_per_minute: int = Field(default=20, ge=1, le=1000)
-    # Who has chosen nothing, and whose chat app tells nothing, reads this language.
-    language: LanguageCode = DEFAULT_LANGUAGE
-    # Where the Donate button under a channel post leads: a private chat with the bot
-    # ("chat", a deep link) or the campaign's web page ("web", needs [web] public_url).
-    donate_button: Literal["chat", "web"] = "chat"
-    # How long posts wait for a paused channel (rights taken away, not visible) before
-    # they are given up: the admins have this long to give the bot its rights back.
-    paused_retention: Duration = Field(default=3 * 86400.0, gt=0)
-
-
-class StorageSection(Section):
-    # SQLite (one machine): the database file. Ignored when `url` is set.
-    path: str = "outreach.sqlite3"
-    # PostgreSQL (one or several instances): "postgresql://user@host:5432/dbname".
-    url: str | None = None
-    # The environment variable holding the PostgreSQL password (else libpq's PGPASSWORD
-    # or ~/.pgpass).
-    password_env: str | None = None
-    # Seconds a standby instance may take to pick up a role its holder dropped.
-    lease: float = Field(default=10.0, gt=0, le=300)
-
-    @field_validator("url")
-    @classmethod
-    def _postgres_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError("must start with postgresql://")
-        return value
-
-
-class InstanceSection(Section):
-    # This process among several on one PostgreSQL database (default: host name and pid).
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-
-
-class ConsoleSection(Section):
-    enabled: bool = False
-    user: str = "you"
-
-
-# Telegram's alphabet for a webhook's secret token (setWebhook refuses any other).
-WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-class TelegramSection(Section):
-    enabled: bool = False
-    token_env: str = "TELEGRAM_BOT_TOKEN"
-    api_base: HttpUrl = "https://api.telegram.org/bot"
-    delivery: Literal["at_most_once", "at_least_once"] = "at_most_once"
-    webhook_url: HttpUrl | None = None
-    webhook_listen: str = "127.0.0.1:8443"
-    webhook_secret_env: str | None = None
-    # The bot's @username without the @, for `outreach-bot links` (else asked with getMe).
-    username: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
-
-    _check_token = field_validator("token_env")(_require_env_if_enabled)
-
-    @field_validator("webhook_secret_env")
-    @classmethod
-    def _webhook_secret(cls, value: str | None, info: ValidationInfo) -> str | None:
-        """A webhook needs a secret (else anyone can post updates), in Telegram's alphabet."""
-        if info.data.get("webhook_url") and not value:
-            raise ValueError(
-                "required when webhook_url is set: without a secret token anyone who finds "
-                "the URL can post forged updates (name the environment variable holding it)"
-            )
-        value = _require_env_if_enabled(value, info)
-        secret = _environ(info).get(value) if value and info.data.get("enabled") else None
-        if secret and not WEBHOOK_SECRET.fullmatch(secret):
-            raise ValueError(
-                f"environment variable {value} must hold 1-256 characters of "
-                "A-Z a-z 0-9 _ - (Telegram refuses any other secret token)"
-            )
-        return value
-
-
-class MatrixSection(Section):
-    enabled: bool = False
-    homeserver: HttpUrl = "https://matrix.example.org"
-    user_id: str = "@outreach:example.org"
-    # password_env comes first: the token is optional when a password is given.
-    password_env: str | None = None
-    access_token_env: str | None = "MATRIX_ACCESS_TOKEN"
-    device_id_env: str | None = None
-    rate: float = Field(default=0.2, gt=0)
-    burst: int = Field(default=10, ge=1)
-    exempt: bool = False
-    # The end-to-end encryption store (device keys and sessions); None: beside the database.
-    store_path: str | None = None
-    # Servers whose users may invite the bot into a room. Empty: the bot's own server and
-    # the configured rooms' servers; ["*"]: any server.
-    allowed_servers: list[str] = Field(default_factory=list)
-    max_rooms: int = Field(default=200, ge=1)
-
-    _check_secrets = field_validator("device_id_env", "password_env")(_require_env_if_enabled)
-
-    @field_validator("access_token_env")
-    @classmethod
-    def _token_or_password(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("password_env") and not (value and _environ(info).get(value)):
-            return value  # logs in with the password once, then keeps the token
-        return _require_env_if_enabled(value, info)
-
-    @field_validator("user_id")
-    @classmethod
-    def _mxid(cls, value: str) -> str:
-        return _matrix_user_id(value)
-
-
-class ChannelEntry(Section):
-    name: Slug
-    platform: Literal["telegram", "matrix", "console"]
-    chat: str = Field(min_length=1)
-    # Everything posted to the channel is in this language ([bot] language when unset).
-    language: LanguageCode | None = None
-
-
-class FeedEntry(Section):
-    name: Slug
-    url: HttpUrl
-    channels: list[str] = []
-    interval: Annotated[Duration, Field(ge=60)] = 600.0
-    backfill: int = Field(default=1, ge=0, le=20)
-    include: list[str] = []
-    exclude: list[str] = []
-    topics: dict[str, str] = {}
-    allow_private: bool = False
-    edit_on_update: bool = False
-    # Every article of this feed carries this campaign's Donate button.
-    campaign: Slug | None = None
-    # How often to poll as a safety net while the feed's WebSub hub pushes new articles.
-    interval_with_push: Annotated[Duration, Field(ge=60)] = 3600.0
-
-
-# What people read of a campaign can be translated; the earmark (the treasurer's key,
-# sent with every payment) and the figures cannot.
-TRANSLATABLE_CAMPAIGN_FIELDS = ("title", "description")
-
-
-class CampaignText(Section):
-    """`[campaigns.translations.<lang>]`: the campaign's title and description in one language."""
-
-    title: str | None = Field(default=None, min_length=1)
-    description: str | None = None
-
-
-class CampaignEntry(Section):
-    id: Slug
-    title: str = Field(min_length=1)
-    earmark: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    goal: Decimal = Field(gt=0)
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    amounts: list[Decimal] = [Decimal(10), Decimal(25), Decimal(50), Decimal(100)]
-    highlight: Decimal | None = Decimal(50)
-    custom_amount: bool = True
-    deadline: date | None = None
-    active: bool = True
-    # Articles whose title or categories contain one of these (whole words, any case)
-    # carry this campaign's Donate button; `progress_on_posts` adds its figures.
-    match: list[Annotated[str, Field(min_length=1)]] = []
-    progress_on_posts: bool = False
-    channels: list[str] = []
-    provider: Literal["stripe", "static"] = "static"
-    milestones: list[Annotated[int, Field(ge=1, le=1000)]] = [25, 50, 75, 100]
-    # Monthly giving: fixed amounts only (Stripe has no donor-chosen recurring price).
-    monthly: bool = False
-    monthly_amounts: list[Decimal] = [Decimal(5), Decimal(10), Decimal(25)]
-    translations: dict[LanguageCode, CampaignText] = {}
-
-    def title_in(self, language: str) -> str:
-        """The title in `language` when translated, else the configured one."""
-        text = self.translations.get(language)
-        return text.title if text and text.title else self.title
-
-    def description_in(self, language: str) -> str:
-        """The description in `language` when translated, else the configured one."""
-        text = self.translations.get(language)
-        return text.description if text and text.description else self.description
-
-    @field_validator("amounts", "monthly_amounts")
-    @classmethod
-    def _positive(cls, value: list[Decimal]) -> list[Decimal]:
-        if any(a <= 0 for a in value):
-            raise ValueError("every suggested amount must be greater than 0")
-        return value
-
-    @model_validator(mode="after")
-    def _exact_in_currency(self) -> CampaignEntry:
-        """Amounts must be whole minor units of the currency (no 10.5 JPY, no 1.005 USD)."""
-        for amount in [self.goal, *self.amounts, *self.monthly_amounts]:
-            try:
-                to_minor(amount, self.currency)
-            except ValueError:
-                places = currency_exponent(self.currency)
-                raise ValueError(
-                    f"{amount} {self.currency}: {self.currency} amounts have "
-                    + (f"at most {places} decimals" if places else "no decimals")
-                ) from None
-        return self
-
-
-class StripeSection(Section):
-    secret_key_env: str = "STRIPE_SECRET_KEY"
-    # Optional: without it in the environment, payments are read from Stripe's event list.
-    webhook_secret_env: str = "STRIPE_WEBHOOK_SECRET"
-    api_base: HttpUrl = "https://api.stripe.com"
-    success_url: HttpUrl = "https://example.org/thank-you"
-    cancel_url: HttpUrl = "https://example.org/donate"
-    max_network_retries: int = Field(default=2, ge=0, le=5)
-    timeout: Annotated[Duration, Field(gt=0, le=120)] = 20.0
-    reconcile_interval: Annotated[Duration, Field(ge=10)] = 60.0
-    # With a webhook secret: how often to read the events Stripe failed to deliver.
-    catch_up: Annotated[Duration, Field(ge=60)] = 3600.0
-    # Stripe's no-code customer portal login link, shown to monthly donors (cancelling).
-    portal_url: HttpUrl | Literal[""] = ""
-
-
-class DonationsSection(Section):
-    static_url: str = ""
-    # A monthly giving page of a non-Stripe provider; without it, static campaigns
-    # offer no monthly option.
-    static_monthly_url: str = ""
-
-    @field_validator("static_url", "static_monthly_url")
-    @classmethod
-    def _template(cls, value: str) -> str:
-        if not value:
-            return value
-        _http_url(value)
-        known = {"campaign", "amount", "currency", "earmark"}
-        unknown = set(re.findall(r"{([^}]*)}", value)) - known
-        if unknown:
-            raise ValueError(
-                f"unknown placeholder(s) {sorted(unknown)}; "
-                "use {campaign}, {amount}, {currency}, {earmark}"
-            )
-        return value
-
-
-def _origin(value: str) -> str:
-    """ "*" or a scheme://host[:port] origin, as CSP frame-ancestors takes it."""
-    if value == "*":
-        return value
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
-        raise ValueError(f"{value!r} is not an origin like https://example.org (or *)")
-    if parts.query or parts.fragment or any(ch in value for ch in " ;,'\""):
-        raise ValueError(f"{value!r} is not an origin like https://example.org (or *)")
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-class WebSection(Section):
-    # The server runs when enabled, or when a Stripe webhook secret is set (it hosts the webhook).
-    enabled: bool = False
-    listen: str = "127.0.0.1:8080"
-    # The address the world sees (behind the TLS proxy); chat replies link to campaign pages here.
-    public_url: HttpUrl | None = None
-    pages: bool = True
-    # Sites allowed to show the widget in an iframe (CSP frame-ancestors); "*" is any.
-    embed_origins: list[Annotated[str, AfterValidator(_origin)]] = ["*"]
-    donate_per_minute: int = Field(default=10, ge=1, le=10_000)
-    heartbeat: Annotated[Duration, Field(gt=0, le=300)] = 15.0
-    # Behind a reverse proxy every request comes from the proxy: take the client's address
-    # from the last X-Forwarded-For entry instead (only if the proxy sets it).
-    trust_forwarded: bool = False
-
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        # Port 0 binds any free port (the server logs the one it got); tests use it.
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-            raise ValueError("not HOST:PORT")
-        return value
-
-
-class AdminsSection(Section):
-    telegram: list[int] = []
-    matrix: list[MatrixUserId] = []
-    console: list[str] = []
+__all__ = [
+    "TRANSLATABLE_CAMPAIGN_FIELDS",
+    "WEBHOOK_SECRET",
+    "AdminsSection",
+    "BotSection",
+    "CampaignEntry",
+    "CampaignText",
+    "ChannelEntry",
+    "Config",
+    "ConfigError",
+    "ConsoleSection",
+    "DonationsSection",
+    "Duration",
+    "FeedEntry",
+    "HttpUrl",
+    "InstanceSection",
+    "LanguageCode",
+    "MatrixSection",
+    "MatrixUserId",
+    "Section",
+    "Slug",
+    "StorageSection",
+    "StripeSection",
+    "TelegramSection",
+    "WebSection",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+]
 
 
 class Config(Section):
