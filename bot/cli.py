@@ -55,7 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
         "takes earmarked donations and reports fund progress.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_demo_command(sub)
+    _add_running_commands(sub)
+    _add_donation_commands(sub)
+    return parser
 
+
+def _add_demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser(
         "demo",
         help="run the bot on its embedded demo config in this terminal",
@@ -80,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_log_level(demo, "WARNING")
 
+
+def _add_running_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`run`, `check-config` and `migrate`: the commands that take a config file."""
     run = sub.add_parser(
         "run",
         help="run the bot with a config file",
@@ -110,8 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(migrate)
     _add_log_level(migrate, "INFO")
-    _add_donation_commands(sub)
-    return parser
 
 
 def _add_donation_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
