@@ -11,21 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import signal
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TextIO
 
 from bot import __version__, cluster
-from bot.adapters.console import ConsoleAdapter
-from bot.adapters.matrix import MatrixAdapter
-from bot.adapters.matrix_invites import InvitePolicy, default_servers
-from bot.adapters.telegram import TelegramAdapter
-from bot.adapters.telegram_buttons import open_bot_alert
 from bot.announcements import Announcements
 from bot.appeals.matching import CampaignMatcher, CampaignRule
 from bot.appeals.sending import AppealingAdapter, AppealResolver, AppealSettings
@@ -46,12 +38,13 @@ from bot.outbox import Outbox, WakeSignals
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.outbox.delivery import DeliveryWorker
 from bot.people import People
+from bot.platforms import ConsoleIO, build_adapters
 from bot.privacy import Privacy
 from bot.router import CommandRouter
 from bot.storage import Database, StorageTarget, open_storage
+from bot.storage.notify import Notifier
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.sqlite_lock import DatabaseInUse, single_instance
-from bot.storage.state import DatabaseStateStore
 from bot.subscriptions import Subscriptions
 from bot.web import build_web
 from bot.web.health import Health
@@ -62,14 +55,6 @@ from handlers.donations import amount_buttons
 __all__ = ["App", "ConsoleIO", "StartupError", "build_app", "offline_audience", "run_bot"]
 
 USER_AGENT = f"outreach-bot/{__version__} (+feed reader of an organisation's chat bot)"
-
-
-@dataclass
-class ConsoleIO:
-    """Where the console adapter reads and writes (the terminal unless a test says otherwise)."""
-
-    stdin: TextIO | None = None
-    stdout: TextIO | None = None
 
 
 class AdapterNames:
@@ -101,102 +86,6 @@ def feed_settings(feed: FeedEntry) -> FeedSettings:
         campaign=feed.campaign,
         interval_with_push=feed.interval_with_push,
     )
-
-
-def _secret(environ: Mapping[str, str], name: str | None) -> str | None:
-    return (environ.get(name) or None) if name else None
-
-
-def matrix_adapter(config: Config, db: Database, environ: Mapping[str, str]) -> MatrixAdapter:
-    """The Matrix adapter. On PostgreSQL each instance is a device of its own: it logs in
-    with the password, keeps its token, device id, sync token and key store under its
-    name, and syncs while it holds the matrix role (handled events are shared)."""
-    m = config.matrix
-    several = isinstance(db, PostgresDatabase)
-    shared = DatabaseStateStore(db, "matrix.")
-    return MatrixAdapter(
-        homeserver=m.homeserver,
-        user_id=m.user_id,
-        state=DatabaseStateStore(db, f"matrix.{config.instance_name()}.") if several else shared,
-        # One access token is one device: several instances log in with the password.
-        access_token=None if several else _secret(environ, m.access_token_env),
-        device_id=None if several else _secret(environ, m.device_id_env),
-        password=_secret(environ, m.password_env),
-        rooms=[c.chat for c in config.channels if c.platform == "matrix"],
-        admins=list(config.admins.matrix),
-        invites=matrix_invites(config),
-        rate=m.rate,
-        burst=m.burst,
-        exempt=m.exempt,
-        store_path=matrix_store_path(config),
-        language=config.bot.language,
-        handled_state=shared,
-        receive_in_role=several,
-    )
-
-
-def matrix_invites(config: Config) -> InvitePolicy:
-    """Whose invites the bot takes: `[matrix] allowed_servers`, by default the bot's own
-    server, the configured rooms' servers (from their aliases) and the admins' servers."""
-    m = config.matrix
-    rooms = [c.chat for c in config.channels if c.platform == "matrix"]
-    servers = m.allowed_servers or default_servers(m.user_id, rooms, config.admins.matrix)
-    return InvitePolicy(frozenset(s.lower() for s in servers), m.max_rooms)
-
-
-def matrix_store_path(config: Config) -> Path:
-    """`[matrix] store_path` (relative to the config file), else beside the database; with
-    `[storage] url` (several instances) a folder of it per instance, named after it."""
-    if config.matrix.store_path:
-        path = Path(config.matrix.store_path).expanduser()
-        path = path if path.is_absolute() else config.base_dir / path
-    else:
-        path = config.database_path().parent / "matrix-store"
-    if config.storage.url:
-        return path / _file_name(config.instance_name())
-    return path
-
-
-def _file_name(name: str) -> str:
-    """`name` as one path component (an instance name may hold ':' or '/')."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "instance"
-
-
-def build_adapters(
-    config: Config,
-    db: Database,
-    *,
-    on_eof: Callable[[], None],
-    console_io: ConsoleIO,
-    environ: Mapping[str, str],
-) -> dict[str, ChatAdapter]:
-    """One adapter per enabled platform; the console ends the run (`on_eof`) at end of input."""
-    adapters: dict[str, ChatAdapter] = {}
-    if config.console.enabled:
-        adapters["console"] = ConsoleAdapter(
-            user=config.console.user,
-            on_eof=on_eof,
-            stdin=console_io.stdin,
-            stdout=console_io.stdout,
-        )
-    if config.matrix.enabled:
-        adapters["matrix"] = matrix_adapter(config, db, environ)
-    if config.telegram.enabled:
-        t = config.telegram
-        adapters["telegram"] = TelegramAdapter(
-            token=environ[t.token_env],
-            api_base=t.api_base,
-            webhook_url=t.webhook_url,
-            webhook_listen=t.webhook_listen,
-            webhook_secret=_secret(environ, t.webhook_secret_env),
-            open_bot_alert=partial(open_bot_alert, default_language=config.bot.language),
-            state=DatabaseStateStore(db, "telegram."),
-            # Several instances on PostgreSQL: only the telegram role's holder long-polls.
-            poll_in_role=isinstance(db, PostgresDatabase),
-        )
-    if not adapters:
-        raise StartupError("no chat platform is enabled: enable [console], [telegram] or [matrix]")
-    return adapters
 
 
 def build_audience(
@@ -359,27 +248,44 @@ def build_app(
         services, all_commands(services.donations), bot_names=AdapterNames(adapters)
     )
     coordination = None
-    # The hub's callbacks reach every instance's web server; renewals go with the feeds.
-    websub_jobs: list[Job] = [services.websub.run] if services.websub else []
     if notifier is not None and isinstance(db, PostgresDatabase):
-        role_jobs: dict[str, list[Job]] = {
-            cluster.FEEDS: [services.poller.run, *websub_jobs],
-            cluster.ANNOUNCEMENTS: [services.announcements.run],
-            cluster.RECONCILIATION: (
-                services.donations.jobs(serve_webhook=False) if services.donations else []
-            ),
-        }
-        coordination = cluster.coordination_for(
-            config, db, notifier, workers, role_jobs, wake=wake, clock=clock
+        coordination = _coordination(
+            config, db, notifier, services, workers, wake=wake, clock=clock
         )
-        if services.donations is not None:  # payments on any instance move every page
-            coordination.on_ledger_change(partial(_ledger_changed, services.donations.changes))
     web = build_web(
         config.web, services.donations, archive=services.archive, clock=clock,
         health=Health(db, config.instance_name(), _roles_of(coordination, adapters)),
         websub=WebSubRoutes(services.websub, services.poller) if services.websub else None,
     )  # fmt: skip
     return App(config, services, router, adapters, workers, stop, web, coordination)
+
+
+def _coordination(
+    config: Config,
+    db: PostgresDatabase,
+    notifier: Notifier,
+    services: Services,
+    workers: Mapping[str, DeliveryWorker],
+    *,
+    wake: WakeSignals,
+    clock: Callable[[], float],
+) -> cluster.Coordination:
+    """Several instances on PostgreSQL: which jobs go with which role."""
+    # The hub's callbacks reach every instance's web server; renewals go with the feeds.
+    websub_jobs: list[Job] = [services.websub.run] if services.websub else []
+    role_jobs: dict[str, list[Job]] = {
+        cluster.FEEDS: [services.poller.run, *websub_jobs],
+        cluster.ANNOUNCEMENTS: [services.announcements.run],
+        cluster.RECONCILIATION: (
+            services.donations.jobs(serve_webhook=False) if services.donations else []
+        ),
+    }
+    coordination = cluster.coordination_for(
+        config, db, notifier, workers, role_jobs, wake=wake, clock=clock
+    )
+    if services.donations is not None:  # payments on any instance move every page
+        coordination.on_ledger_change(partial(_ledger_changed, services.donations.changes))
+    return coordination
 
 
 def _ledger_changed(changes: CampaignChanges, campaign: str) -> None:

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.matrix import MatrixAdapter
-from bot.app import App, build_app, matrix_store_path
+from bot.app import App, build_app
 from bot.config import Config, ConfigError, parse_config
+from bot.platforms import matrix_store_path
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.roles import RoleLocks
 from tests.adapters.test_matrix_e2e import encrypted_dm, person

@@ -291,8 +291,8 @@ def _joined(human: Human, room_id: str) -> set[str]:
 
 
 def test_the_store_defaults_to_beside_the_database_and_follows_the_config(tmp_path: Path) -> None:
-    from bot.app import matrix_store_path
     from bot.config import parse_config
+    from bot.platforms import matrix_store_path
 
     def config(matrix: dict[str, Any]) -> Any:
         data = {"matrix": {"user_id": "@bot:example.org", **matrix}, "storage": {"path": "d/b.db"}}
