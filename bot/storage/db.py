@@ -25,6 +25,15 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 class DatabaseTooNew(Exception):
     """The database was written by a newer version of the bot."""
 
+    @classmethod
+    def check(cls, database: object, current: int, latest: int) -> None:
+        """Raise when the schema `current` is ahead of the `latest` migration this code has."""
+        if current > latest:
+            raise cls(
+                f"{database}: database schema version {current} is newer than this "
+                f"outreach-bot supports ({latest}); upgrade outreach-bot or use another database"
+            )
+
 
 class StorageUnavailable(Exception):
     """The database cannot be reached (down, wrong address, refused credentials)."""

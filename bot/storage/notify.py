@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bot.storage.postgres import PostgresDatabase
+from bot.storage.postgres import PostgresDatabase, close_connection
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +88,7 @@ class Notifier:
     async def _close(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            try:
-                await conn.close(timeout=2)
-            except Exception:
-                conn.terminate()
+            await close_connection(conn)
 
     async def aclose(self) -> None:
         for task in list(self._sends):

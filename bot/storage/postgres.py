@@ -177,11 +177,7 @@ class PostgresDatabase(_On):
     ) -> int:
         await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         current = await _version(conn)
-        if current > latest:
-            raise DatabaseTooNew(
-                f"{self}: database schema version {current} is newer than this "
-                f"outreach-bot supports ({latest}); upgrade outreach-bot or use another database"
-            )
+        DatabaseTooNew.check(self, current, latest)
         for version, name, sql in migrations:
             if version <= current:
                 continue
@@ -210,6 +206,14 @@ class PostgresDatabase(_On):
                 callback()
             except Exception:
                 log.exception("an after-commit callback failed")
+
+
+async def close_connection(conn: Connection) -> None:
+    """Close a connection of its own (not the pool's), or drop it when it will not close."""
+    try:
+        await conn.close(timeout=2)
+    except Exception:
+        conn.terminate()
 
 
 async def _version(conn: Connection) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.storage.db import Params, Row, StorageUnavailable, Tx
-from bot.storage.postgres import POOL_PREFIX, PostgresDatabase
+from bot.storage.postgres import POOL_PREFIX, PostgresDatabase, close_connection
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +94,7 @@ class RoleLocks:
         self.pid = 0
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            try:
-                await conn.close(timeout=2)
-            except Exception:
-                conn.terminate()
+            await close_connection(conn)
 
 
 _HOLDS_LOCK = (

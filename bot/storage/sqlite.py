@@ -108,11 +108,7 @@ class SqliteDatabase:
         migrations = bundled_migrations() if migrations is None else migrations
         latest = migrations[-1][0] if migrations else 0
         current = await self.version()
-        if current > latest:
-            raise DatabaseTooNew(
-                f"{self.path}: database schema version {current} is newer than this "
-                f"outreach-bot supports ({latest}); upgrade outreach-bot or use another database"
-            )
+        DatabaseTooNew.check(self.path, current, latest)
         for version, name, sql in migrations:
             if version <= current:
                 continue
