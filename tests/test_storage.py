@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.storage import Database, DatabaseTooNew, MigrationError, open_database
-from bot.storage import ledger as lq
+from bot.storage import thanks as tq
 from bot.storage.db import bundled_migrations
 from bot.storage.sqlite import SqliteDatabase
 from bot.storage.state import get_state, set_state
@@ -74,12 +74,12 @@ async def test_a_forgotten_thank_you_link_is_gone_from_the_file(tmp_path: Path) 
     path = tmp_path / "x.sqlite3"
     chat = "donor-chat-5e1d0b77"
     async with open_database(path) as db:
-        link = lq.ThankLink("telegram", chat, "private", "ru")
-        token = await lq.thank_token(
+        link = tq.ThankLink("telegram", chat, "private", "ru")
+        token = await tq.thank_token(
             db, request_key="k", new_token="t0k3n", link=link, now=7200.0, expire_before=0.0
         )
         async with db.transaction() as tx:
-            assert await lq.take_thank_link(tx, token) == link
+            assert await tq.take_thank_link(tx, token) == link
     # Closing checkpoints the write-ahead log into the file and removes the log.
     assert not (tmp_path / "x.sqlite3-wal").exists()
     assert chat.encode() not in path.read_bytes()

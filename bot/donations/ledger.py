@@ -24,14 +24,12 @@ from bot.chat import ChatRef
 from bot.donations import events as ev
 from bot.donations.admission import Admission, mode_of
 from bot.donations.campaigns import UNASSIGNED, Campaign, Progress, Totals, progress_from_totals
-from bot.donations.campaigns import thresholds_reached as reached_for
-from bot.donations.render import milestone_post, thanks_post, unassigned_notice
-from bot.i18n import Lang, supported_languages
+from bot.donations.notices import LedgerNotices
 from bot.outbox import Outbox
 from bot.outbox.audience import Audience
 from bot.storage import Database, Tx
 from bot.storage import ledger as lq
-from bot.storage import outbox as q
+from bot.storage import thanks as tq
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +109,7 @@ class Ledger:
         self.campaigns = dict(campaigns)
         self.clock = clock
         self.admission = Admission(mode, clock=clock)
-        self.portal_url = portal_url
+        self.notices = LedgerNotices(audience, self.campaigns, portal_url)
         self._pending: list[_Pending] = []
         self._batch_lock = asyncio.Lock()
         self._raised_memo: _Raised | None = None  # as of the last commit (see _raised)
@@ -200,11 +198,11 @@ class Ledger:
         """The opaque token that lets the bot thank `chat` once (in `language`) when this
         payment lands."""
         now = self.clock()
-        return await lq.thank_token(
+        return await tq.thank_token(
             self.db,
             request_key=request_key,
             new_token=secrets.token_urlsafe(16),
-            link=lq.ThankLink(chat.platform, chat.id, str(chat.kind), language),
+            link=tq.ThankLink(chat.platform, chat.id, str(chat.kind), language),
             now=now,
             expire_before=now - THANK_LINK_LIFETIME,
         )
@@ -298,11 +296,12 @@ class Ledger:
                     ids.append(entry_id)
                     new.append((entry_id, entry))
                     if fact is not None and fact.kind == ev.PAYMENT:
-                        await self._after_payment(tx, entry, fact)
+                        await self.notices.after_payment(tx, entry, fact)
                 added.append(ids)
             if new:
                 memo = await self._raised(tx, new)
-                memo = await self._milestones(tx, memo, now)
+                passed = await self.notices.milestones(tx, memo.raised, memo.passed, now)
+                memo = _Raised(memo.upto, memo.raised, passed)
                 if self._on_change is not None:
                     tx.after_commit(partial(self._on_change, [entry.campaign for _, entry in new]))
         if memo is not None:
@@ -361,70 +360,10 @@ class Ledger:
         # A refund or dispute that arrived before its payment finds its campaign through it.
         return not intents or not await lq.awaiting_payment(tx, intents)
 
-    async def _after_payment(self, tx: Tx, entry: lq.NewEntry, fact: ev.Fact) -> None:
-        if entry.campaign == UNASSIGNED:
-            log.warning("a payment named an unknown campaign; counted as unassigned")
-            notice = partial(
-                unassigned_notice, entry.object_id, fact.campaign, entry.amount, entry.currency
-            )
-            await self.audience.enqueue_localized(tx, "notice", notice, self.audience.admins)
-        await self._thank(tx, fact)
-
-    async def _thank(self, tx: Tx, fact: ev.Fact) -> None:
-        """Queue the thank-you a donor asked for, and forget the link to their chat.
-
-        It reads in the language the donor used when they asked (kept on the link, and
-        forgotten with it), else the one the bot knows for that chat. The outbox row names
-        the chat only until it is sent (or fails for good): storage then forgets the chat
-        and the text and rounds the row's times to the hour.
-        """
-        if not fact.thank_token:
-            return
-        link = await lq.take_thank_link(tx, fact.thank_token)
-        if link is None or link.platform not in self.audience.platforms:
-            return
-        target = q.Target(link.platform, link.chat_id, link.chat_kind, "thanks")
-        monthly = fact.kind == ev.SUBSCRIPTION_STARTED
-        thanks = partial(
-            thanks_post,
-            self.campaigns.get(fact.campaign or ""),
-            portal_url=self.portal_url if monthly else "",
-        )
-        asked_in = Lang.of(link.language) if link.language in supported_languages() else None
-        await self.audience.enqueue_localized(tx, "thanks", thanks, [target], lang=asked_in)
-
     async def _thank_only(self, fact: ev.Fact) -> None:
         """A monthly gift began (its money comes with its invoices): only the thank-you."""
         async with self.db.transaction() as tx:
-            await self._thank(tx, fact)
-
-    async def _milestones(self, tx: Tx, memo: _Raised, now: float) -> _Raised:
-        """Record newly passed milestones; announce the highest of them once.
-
-        Returns the totals with the milestones now known to be passed.
-        """
-        known = dict(memo.passed)
-        for campaign in self.campaigns.values():
-            if not campaign.active:
-                continue
-            raised = memo.raised[campaign.id]
-            reached = set(reached_for(campaign, raised))
-            if reached <= known.get(campaign.id, frozenset()):
-                continue
-            passed = await lq.passed_milestones(tx, campaign.id)
-            known[campaign.id] = frozenset(passed | reached)
-            new = sorted(reached - passed)
-            if not new:
-                continue
-            # Several thresholds at once (a large gift) make one post, not a burst.
-            post = partial(milestone_post, campaign, new[-1], raised)
-            # Read here, inside the transaction: only a new milestone needs them.
-            channel_targets = await self.audience.channel_targets(campaign.channels)
-            # An item per channel language; the milestone row names the first.
-            item_ids = await self.audience.enqueue_localized(tx, "milestone", post, channel_targets)
-            await lq.record_milestones(tx, campaign.id, new, now, item_ids[0] if item_ids else None)
-            log.info("campaign %s passed %d%% of its goal", campaign.id, new[-1])
-        return _Raised(memo.upto, memo.raised, known)
+            await self.notices.thank(tx, fact)
 
     # --- out ------------------------------------------------------------------------
 

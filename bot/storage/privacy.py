@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from bot.storage import ledger as lq
 from bot.storage import people
+from bot.storage import thanks as tq
 from bot.storage.db import Database, Executor, marks
 
 
@@ -45,7 +45,7 @@ async def records_of(
         deliveries={str(r["state"]): int(r["n"]) for r in deliveries},
         audit_entries=int(audit["n"]) if audit else 0,
         announcements=int(authored["n"]) if authored else 0,
-        thank_links=await lq.thank_links_of(db, platform, chat_ids),
+        thank_links=await tq.thank_links_of(db, platform, chat_ids),
         language=await people.language_of(db, platform, chat_ids),
     )
 
@@ -63,7 +63,7 @@ async def erase(db: Database, platform: str, chat_ids: list[str], actor: str) ->
             (platform, *chat_ids),
         )
         await tx.execute("UPDATE audit_log SET actor = 'forgotten user' WHERE actor = ?", (actor,))
-        await lq.forget_thank_links(tx, platform, chat_ids)
+        await tq.forget_thank_links(tx, platform, chat_ids)
         await people.forget(tx, platform, chat_ids)
         await tx.execute(
             "UPDATE announcements SET author = 'forgotten user', report_chat = NULL, "

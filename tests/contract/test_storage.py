@@ -26,6 +26,7 @@ from bot.storage import announcements as aq
 from bot.storage import feeds as fq
 from bot.storage import ledger as lq
 from bot.storage import outbox as q
+from bot.storage import thanks as tq
 from bot.storage.db import bundled_migrations
 from bot.storage.state import get_state, set_state
 from tests.postgres import PostgresServer
@@ -238,19 +239,19 @@ async def test_milestones_thank_links_and_stripe_objects(store: Database) -> Non
         await lq.record_milestones(tx, "c", [25, 50], 5.0, None)
     assert await lq.passed_milestones(store, "c") == {25, 50}
     assert await lq.milestones(store, "c") == [25, 50]
-    link = lq.ThankLink("telegram", "5", "private")
-    first = await lq.thank_token(
+    link = tq.ThankLink("telegram", "5", "private")
+    first = await tq.thank_token(
         store, request_key="r1", new_token="t1", link=link, now=10.0, expire_before=0.0
     )
-    second = await lq.thank_token(
+    second = await tq.thank_token(
         store, request_key="r1", new_token="t2", link=link, now=11.0, expire_before=0.0
     )
     assert first == second == "t1"
-    assert await lq.thank_link_count(store) == 1
-    assert await lq.thank_links_of(store, "telegram", ["5"]) == 1
+    assert await tq.thank_link_count(store) == 1
+    assert await tq.thank_links_of(store, "telegram", ["5"]) == 1
     async with store.transaction() as tx:
-        assert await lq.take_thank_link(tx, "t1") == link
-        assert await lq.take_thank_link(tx, "t1") is None
+        assert await tq.take_thank_link(tx, "t1") == link
+        assert await tq.take_thank_link(tx, "t1") is None
     assert await lq.put_stripe_object(store, "price:c", "price_1", 1.0) == "price_1"
     assert await lq.put_stripe_object(store, "price:c", "price_2", 2.0) == "price_1"
     assert await lq.get_stripe_object(store, "price:c") == "price_1"

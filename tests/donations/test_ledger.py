@@ -10,6 +10,7 @@ from bot.chat import ChatRef
 from bot.donations.ledger import Unrecorded
 from bot.storage import Database, open_database
 from bot.storage import ledger as lq
+from bot.storage import thanks as tq
 from tests.donations.conftest import RUSSIA, TOKYO, Harness, donation_config, make_harness
 from tests.fakes.stripe_api import (
     async_failed,
@@ -153,7 +154,7 @@ async def test_thank_you_is_sent_once_and_the_link_forgotten(harness: Harness) -
     (thanks,) = harness.adapter.texts("alice")
     assert "Your donation to Russian anti-war protesters has arrived. Thank you!" in thanks
     assert "$50" not in thanks
-    assert await lq.thank_link_count(harness.db) == 0
+    assert await tq.thank_link_count(harness.db) == 0
 
 
 async def test_a_malformed_event_is_ignored(harness: Harness) -> None:
@@ -210,7 +211,7 @@ async def test_milestones_of_a_campaign_without_channels_are_only_recorded(
 
 async def test_a_pending_thank_you_link_can_be_shown_and_forgotten(harness: Harness) -> None:
     await harness.donations.ledger.thank_token("request-1", ChatRef("console", "alice"))
-    assert await lq.thank_links_of(harness.db, "console", ["alice"]) == 1
+    assert await tq.thank_links_of(harness.db, "console", ["alice"]) == 1
     async with harness.db.transaction() as conn:
-        await lq.forget_thank_links(conn, "console", ["alice"])
-    assert await lq.thank_links_of(harness.db, "console", ["alice"]) == 0
+        await tq.forget_thank_links(conn, "console", ["alice"])
+    assert await tq.thank_links_of(harness.db, "console", ["alice"]) == 0

@@ -17,6 +17,7 @@ from bot.chat import Sender
 from bot.chat.plain import render_plain
 from bot.storage import Database
 from bot.storage import ledger as lq
+from bot.storage import thanks as tq
 from tests.donations.conftest import RUSSIA, Harness, donation_config, make_harness
 from tests.donations.test_donate import Chat, make_router
 from tests.fakes.stripe_api import FakeStripe
@@ -117,7 +118,7 @@ async def test_the_thank_you_row_keeps_neither_chat_nor_text(
     )
     assert [(r["chat_id"], r["message_id"], r["state"]) for r in rows] == [("", None, "sent")]
     assert "arrived" not in rows[0]["post"]
-    assert await lq.thank_link_count(h.db) == 0
+    assert await tq.thank_link_count(h.db) == 0
 
 
 async def test_the_thank_you_reads_the_app_language_and_leaves_no_person_row(

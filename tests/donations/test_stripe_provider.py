@@ -14,7 +14,7 @@ from bot.donations import ProviderError
 from bot.donations.providers import SOURCE_KEY, SOURCE_VALUE
 from bot.donations.stripe_provider import StripeLinks
 from bot.storage import Database
-from bot.storage import ledger as lq
+from bot.storage import thanks as tq
 from tests.donations.conftest import RUSSIA, TOKYO, Harness, donation_config, make_harness
 from tests.fakes.stripe_api import FakeStripe, checkout_completed
 
@@ -191,7 +191,7 @@ async def test_tell_me_when_it_arrives_puts_a_token_in_the_session_and_thanks_on
     await h.apply(paid, paid)
     await h.deliver()
     assert len(h.adapter.texts("alice")) == 1
-    assert await lq.thank_link_count(h.db) == 0
+    assert await tq.thank_link_count(h.db) == 0
     # Tapping again after the link was used makes a new session instead of failing.
     await h.donations.link(russia, 5000, request_key="tap", notify_chat=ALICE)
     assert len(fake_stripe.sessions) == 2
