@@ -25,7 +25,7 @@ from bot.donations.events import HANDLED_TYPES
 from bot.donations.ledger import Ledger
 from bot.donations.money import to_minor
 from bot.donations.providers import PaymentLinks, ProviderError, StaticLinks, key_mode
-from bot.donations.reconcile import Reconciler
+from bot.donations.reconcile import ApplyEvent, Reconciler
 from bot.donations.webhook import WebhookServer
 from bot.outbox import Outbox
 from bot.outbox.audience import Audience
@@ -242,27 +242,7 @@ def _with_stripe(
             clock=clock,
         ),
     }
-    apply = base.ledger.apply_event
-    webhook = None
-    secret = environ.get(section.webhook_secret_env)
-    reconciler = Reconciler(
-        db,
-        api,
-        apply,
-        types=HANDLED_TYPES,
-        interval=section.catch_up if secret else section.reconcile_interval,
-        failed_deliveries_only=bool(secret),
-    )
-    if secret:
-        # Signatures are about real time, whatever clock the rest of the bot is given.
-        webhook = WebhookServer(
-            listen=config.web.listen, secret=secret, verify=sp.verify_signature, apply=apply
-        )
-    else:
-        log.info(
-            "no webhook secret in %s: payments are read from Stripe's event list instead",
-            section.webhook_secret_env,
-        )
+    webhook, reconciler = _payments_in(config, db, api, base.ledger.apply_event, environ)
     return Donations(
         base.campaigns,
         base.ledger,
@@ -273,3 +253,37 @@ def _with_stripe(
         changes=base.changes,
         portal_url=section.portal_url,
     )
+
+
+def _payments_in(
+    config: Config,
+    db: Database,
+    api: StripeApi,
+    apply: ApplyEvent,
+    environ: Mapping[str, str],
+) -> tuple[WebhookServer | None, Reconciler]:
+    """How payments come in: signed webhooks plus an hourly catch-up pass when a webhook
+    secret is set, else the reconciliation poller alone."""
+    from bot.donations import stripe_provider as sp  # noqa: PLC0415 - see _with_stripe
+
+    section = config.stripe
+    secret = environ.get(section.webhook_secret_env)
+    reconciler = Reconciler(
+        db,
+        api,
+        apply,
+        types=HANDLED_TYPES,
+        interval=section.catch_up if secret else section.reconcile_interval,
+        failed_deliveries_only=bool(secret),
+    )
+    if not secret:
+        log.info(
+            "no webhook secret in %s: payments are read from Stripe's event list instead",
+            section.webhook_secret_env,
+        )
+        return None, reconciler
+    # Signatures are about real time, whatever clock the rest of the bot is given.
+    webhook = WebhookServer(
+        listen=config.web.listen, secret=secret, verify=sp.verify_signature, apply=apply
+    )
+    return webhook, reconciler

@@ -11,12 +11,13 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from aiohttp import web
 
 from bot.donations.providers import BadSignature
+from bot.donations.reconcile import ApplyEvent
 from bot.listening import Listener
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,6 @@ class SignatureCheck(Protocol):
     def __call__(self, payload: bytes, header: str | None, secret: str, *, now: float) -> None:
         """Return if the payload is signed with `secret` and fresh; raise BadSignature if not."""
         ...
-
-
-ApplyEvent = Callable[[Mapping[str, Any]], Awaitable[int]]
 
 
 class WebhookServer(Listener):
