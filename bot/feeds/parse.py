@@ -8,23 +8,18 @@ authors are plain text, and every URL is an absolute http(s) URL.
 from __future__ import annotations
 
 import calendar
-import enum
-import html
-import re
 import time
 import xml.sax
-from collections.abc import Container, Iterator, Mapping, Sequence
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-import lxml.etree
-import lxml.html
 
-from bot.chat.text import truncate
 from bot.feeds.article import Article, canonical_url, text_hash
+from bot.feeds.text import cut_text, html_to_text, parse_fragment
 
 SUMMARY_MAX = 600
 
@@ -80,15 +75,7 @@ def parse_feed(
         raise NotAFeed(_not_a_feed_reason(body, content_type, error))
     feed = result.get("feed")
     feed_info: Entry = feed if isinstance(feed, Mapping) else {}
-    articles: list[Article] = []
-    seen: set[str] = set()
-    for entry in entries:
-        if skip_keys and _quick_key(entry, url) in skip_keys:
-            continue
-        article = _article(entry, base=url)
-        if article is not None and article.key not in seen:
-            seen.add(article.key)
-            articles.append(article)
+    articles = _articles(entries, url, skip_keys)
     broken = isinstance(error, xml.sax.SAXParseException)
     if broken and not articles and (not entries or not skip_keys):
         # Broken XML that yields nothing usable (e.g. a truncated download) is an error
@@ -101,6 +88,20 @@ def parse_feed(
         hub=_feed_link(feed_info, "hub", url),
         self_url=_feed_link(feed_info, "self", url),
     )
+
+
+def _articles(entries: list[Entry], base: str, skip_keys: Container[str]) -> list[Article]:
+    """The entries as articles, each key once, without those in `skip_keys`."""
+    articles: list[Article] = []
+    seen: set[str] = set()
+    for entry in entries:
+        if skip_keys and _quick_key(entry, base) in skip_keys:
+            continue
+        article = _article(entry, base=base)
+        if article is not None and article.key not in seen:
+            seen.add(article.key)
+            articles.append(article)
+    return articles
 
 
 def _feed_link(feed_info: Entry, rel: str, base: str) -> str:
@@ -255,7 +256,7 @@ def _is_image(item: Entry, *, require_hint: bool) -> bool:
 def _first_img(fragment: str, base: str) -> str | None:
     if "<img" not in fragment.lower():
         return None
-    for img in _parse_fragment(fragment).iter("img"):
+    for img in parse_fragment(fragment).iter("img"):
         # A 1x1 image is a tracking pixel, not an illustration.
         if {img.get("width"), img.get("height")} & {"0", "1"}:
             continue
@@ -264,162 +265,6 @@ def _first_img(fragment: str, base: str) -> str | None:
         if absolute:
             return absolute
     return None
-
-
-# --- HTML to text ----------------------------------------------------------
-
-
-class _Break(enum.Enum):
-    SPACE = "space"
-    LINE = "line"
-    BR = "br"  # a line break, or a paragraph break when doubled
-    PARAGRAPH = "paragraph"
-
-
-_DROPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head"})
-_TAG_BREAKS = {
-    "br": _Break.BR,
-    **dict.fromkeys(("td", "th"), _Break.SPACE),
-    **dict.fromkeys(("li", "tr", "dt", "dd", "figcaption"), _Break.LINE),
-    **dict.fromkeys(
-        (
-            "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl",
-            "blockquote", "pre", "table", "section", "article", "header", "footer",
-            "aside", "nav", "main", "figure", "hr", "address", "details", "summary",
-            "fieldset", "form",
-        ),
-        _Break.PARAGRAPH,
-    ),
-}  # fmt: skip
-
-
-def html_to_text(html_fragment: str) -> str:
-    """Plain text of an HTML fragment.
-
-    Scripts and styles are dropped; block elements become paragraph breaks
-    ("\\n\\n"), list items and `<br>` line breaks, and other whitespace
-    collapses to single spaces.
-    """
-    if "<" not in html_fragment:
-        return _TextBuilder.from_tokens([html.unescape(html_fragment)])
-    return _TextBuilder.from_tokens(_tokens(_parse_fragment(html_fragment)))
-
-
-# Characters XML (hence lxml) refuses; feeds sometimes carry them.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _parse_fragment(fragment: str) -> lxml.html.HtmlElement:
-    """The fragment under a <div>, parsed by libxml2's forgiving HTML parser."""
-    try:
-        return lxml.html.fragment_fromstring(_CONTROL.sub("", fragment), create_parent="div")
-    except (lxml.etree.ParserError, ValueError):
-        return lxml.html.fragment_fromstring("", create_parent="div")
-
-
-def _tokens(root: lxml.html.HtmlElement) -> Iterator[str | _Break]:
-    """Text and breaks in document order (an explicit stack: feeds nest deeply)."""
-    stack: list[lxml.html.HtmlElement | str | _Break] = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str | _Break):
-            yield node
-            continue
-        if node is not root and node.tail:
-            stack.append(node.tail)  # the text after an element comes after its end
-        if not isinstance(node.tag, str):
-            continue  # a comment or processing instruction: only its tail is text
-        tag = node.tag.lower()
-        if tag in _DROPPED_TAGS:
-            continue
-        brk = _TAG_BREAKS.get(tag)
-        if brk is not None:
-            yield brk
-            if brk is not _Break.BR:  # the other breaks close the element too
-                stack.append(brk)
-        stack.extend(reversed(list(node)))
-        if node.text:
-            stack.append(node.text)
-
-
-class _TextBuilder:
-    """Assembles tokens into lines and paragraphs, collapsing whitespace."""
-
-    def __init__(self) -> None:
-        self.paragraphs: list[str] = []
-        self.lines: list[str] = []
-        self.buffer: list[str] = []
-
-    @classmethod
-    def from_tokens(cls, tokens: Iterator[str | _Break] | Sequence[str]) -> str:
-        builder = cls()
-        for token in tokens:
-            if token is _Break.PARAGRAPH:
-                builder.end_paragraph()
-            elif token is _Break.LINE:
-                builder.end_line()
-            elif token is _Break.BR:
-                builder.line_break()
-            elif token is _Break.SPACE:
-                builder.buffer.append(" ")
-            else:
-                builder.buffer.append(str(token))
-        builder.end_paragraph()
-        return "\n\n".join(builder.paragraphs)
-
-    def end_line(self) -> None:
-        line = " ".join("".join(self.buffer).split())
-        self.buffer.clear()
-        if line:
-            self.lines.append(line)
-
-    def line_break(self) -> None:
-        # `text<br><br>text` is how many feeds write a paragraph break.
-        if "".join(self.buffer).strip() or not self.lines:
-            self.end_line()
-        else:
-            self.end_paragraph()
-
-    def end_paragraph(self) -> None:
-        self.end_line()
-        if self.lines:
-            self.paragraphs.append("\n".join(self.lines))
-            self.lines.clear()
-
-
-# --- cutting ---------------------------------------------------------------
-
-# A sentence ends at terminal punctuation (Latin, CJK, Arabic/Urdu), maybe
-# followed by closing quotes or brackets, then whitespace.
-_SENTENCE_END = re.compile(r"[.!?…。！？۔؟][\"'»”’)\]]*(?=\s)")
-_TRAILING_JUNK = " \t\n,;:-–—(["
-
-
-def cut_text(text: str, limit: int) -> str:
-    """`text` shortened to at most `limit` characters, ending with "…" when cut.
-
-    Cuts after the last sentence (or line) that ends in the final third of
-    the allowance, else at the last word boundary, else mid-word.
-    """
-    if limit < 2:
-        raise ValueError("cut_text needs a limit of at least 2 characters")
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    room = limit - len(" …")
-    # One character beyond the room shows whether a word ends exactly at it.
-    window = text[: room + 1]
-    floor = limit - limit // 3
-    ends = [m.end() for m in _SENTENCE_END.finditer(window)]
-    ends += [i for i, char in enumerate(window) if char == "\n"]
-    sentence_end = max((e for e in ends if floor <= e <= room), default=None)
-    if sentence_end is not None:
-        return text[:sentence_end].rstrip() + " …"
-    space = max((i for i, char in enumerate(window) if char.isspace()), default=0)
-    head = text[:space].rstrip(_TRAILING_JUNK)
-    if len(head) >= limit // 2:
-        return head + "…"
-    return truncate(text, limit, at_word=False)  # mid-word, but never mid-emoji
 
 
 # --- narrowing feedparser's values -----------------------------------------
