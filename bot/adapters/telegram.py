@@ -5,7 +5,7 @@ The I/O shell. PTB does the Bot API calls and update parsing; rendering
 HTTP goes through aiohttp (`telegram_transport`). Our outbox paces every send,
 so no PTB rate limiter is installed and nothing is retried automatically.
 Updates arrive by long polling, or by webhook when `webhook_url` is set
-(`telegram_webhook`).
+(`telegram_webhook`), and are handed on by `telegram_updates`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,8 @@ from typing import Any
 from telegram import (
     BotCommandScopeChat,
     BotCommandScopeDefault,
-    CallbackQuery,
     Update,
 )
-from telegram.constants import ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot, TypeHandler
 
@@ -41,7 +39,6 @@ from bot.adapters.telegram_links import deep_link_url
 from bot.adapters.telegram_map import (
     is_bad_image,
     to_chat_error,
-    to_incoming,
 )
 from bot.adapters.telegram_render import (
     SEND_PHOTO,
@@ -55,13 +52,13 @@ from bot.adapters.telegram_transport import (
     new_request,
     prefer_timedelta_periods,
 )
+from bot.adapters.telegram_updates import EXPIRED_BUTTON, UpdateHandler
 from bot.adapters.telegram_webhook import WebhookServer
 from bot.chat import (
     CallGate,
     ChatMoved,
     ChatRef,
     CommandMenu,
-    Incoming,
     OnIncoming,
     PlatformLimits,
     Post,
@@ -70,8 +67,6 @@ from bot.chat import (
     Transient,
     pacer_for,
 )
-from bot.i18n import N_, lang_for
-from bot.logs import redact
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -85,7 +80,6 @@ log = logging.getLogger(__name__)
 PtbApp = Application[Any, Any, Any, Any, Any, Any]
 
 ALLOWED_UPDATES = ("message", "channel_post", "callback_query", "my_chat_member")
-EXPIRED_BUTTON = N_("This button has expired; please send the command again.")
 _STOP_GRACE = 20.0  # a send in flight gets this long to finish before the client closes
 
 
@@ -123,7 +117,6 @@ class TelegramAdapter:
         self._webhook_secret = webhook_secret
         self._app: PtbApp | None = None
         self._webhook: WebhookServer | None = None
-        self._on_incoming: OnIncoming | None = None
         self._username = ""
         self._closed = False
         self._in_flight = 0
@@ -131,6 +124,7 @@ class TelegramAdapter:
         self._stop_lock = asyncio.Lock()
         self._buttons = ButtonTokens()
         self._presses = ChannelPresses(open_bot_alert)
+        self._updates = UpdateHandler(self._buttons, self._presses, self._secrets)
         self._progress = PhotoProgress(state)  # photos out whose text is not yet
         guard_logs(token, webhook_secret)
 
@@ -178,8 +172,8 @@ class TelegramAdapter:
         log.info("telegram: connected as @%s", self._username)
         if on_incoming is None:
             return
-        self._on_incoming = on_incoming
-        app.add_handler(TypeHandler(Update, self._on_update))
+        self._updates.on_incoming = on_incoming
+        app.add_handler(TypeHandler(Update, self._updates.on_update))
         try:
             await app.start()
             if self.webhook_url:
@@ -199,7 +193,7 @@ class TelegramAdapter:
         """Long-poll until `stop`: the job of the telegram role's holder, so that one
         instance at a time calls getUpdates (a second one would get 409 Conflict)."""
         app = self._app
-        if app is None or self._on_incoming is None or not self._poll_in_role:
+        if app is None or self._updates.on_incoming is None or not self._poll_in_role:
             raise RuntimeError("receive() needs an adapter started with poll_in_role")
         await self._start_polling(app)
         try:
@@ -215,7 +209,7 @@ class TelegramAdapter:
             await app.updater.start_polling(
                 timeout=dtm.timedelta(seconds=self.poll_timeout),
                 allowed_updates=ALLOWED_UPDATES,
-                error_callback=self._polling_failed,
+                error_callback=self._updates.polling_failed,
             )
 
     async def stop(self) -> None:
@@ -242,45 +236,6 @@ class TelegramAdapter:
                 await app.shutdown()
 
     # --- receiving ----------------------------------------------------------------------
-
-    def _polling_failed(self, exc: TelegramError) -> None:
-        log.warning("telegram: polling failed: %s", self._redact(exc))
-
-    async def _on_update(self, update: Update, context: object) -> None:
-        incoming = to_incoming(update)
-        if update.callback_query is not None:
-            incoming = await self._button(update.callback_query, incoming)
-        if incoming is None or self._on_incoming is None:
-            return
-        try:
-            await self._on_incoming(incoming)
-        except Exception:
-            log.exception("telegram: handling an update failed")
-        finally:
-            await self._presses.answer(incoming.sender.id)  # a press still held: answered now
-
-    def _redact(self, exc: TelegramError) -> str:
-        return redact(str(exc), self._secrets())
-
-    async def _button(self, query: CallbackQuery, incoming: Incoming | None) -> Incoming | None:
-        """Answer every press (the client shows a spinner until we do), then hand it on.
-
-        A press under a channel post is answered after its private reply was tried: if
-        the presser never started the bot, the answer is an alert that opens it.
-        """
-        command = self._buttons.command_for(query.data or "")
-        message = query.message
-        if command and incoming and message and message.chat.type == ChatType.CHANNEL:
-            self._presses.hold(query)
-            return dataclasses.replace(incoming, text=command)
-        try:
-            expired = lang_for(query.from_user.language_code).gettext(EXPIRED_BUTTON)
-            await query.answer(text=None if command else expired)
-        except TelegramError as exc:
-            log.info("telegram: could not answer a button press: %s", self._redact(exc))
-        if command is None or incoming is None:
-            return None
-        return dataclasses.replace(incoming, text=command)
 
     async def _start_webhook(self, bot: ExtBot[Any], url: str) -> None:
         self._webhook = webhook = WebhookServer(
@@ -435,5 +390,5 @@ class TelegramAdapter:
                     except TelegramError as exc:
                         # Usually an admin who has not opened a chat with the bot yet.
                         unreachable.add(user_id)
-                        reason = self._redact(exc)
+                        reason = self._updates.redact(exc)
                         log.warning("telegram: no admin command menu for one admin: %s", reason)
