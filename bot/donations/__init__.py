@@ -220,6 +220,7 @@ def _with_stripe(
     # Imported here: stripe takes a noticeable time to import, and static-only
     # deployments (and the demo) never need it.
     from bot.donations import stripe_provider as sp  # noqa: PLC0415
+    from bot.donations.stripe_links import StripeLinks  # noqa: PLC0415
 
     section = config.stripe
     key = environ.get(section.secret_key_env)
@@ -233,7 +234,7 @@ def _with_stripe(
     )
     providers = {
         **base.providers,
-        "stripe": sp.StripeLinks(
+        "stripe": StripeLinks(
             api,
             db,
             success_url=section.success_url,

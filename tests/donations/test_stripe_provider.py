@@ -12,7 +12,7 @@ import pytest
 from bot.chat import ChatRef
 from bot.donations import ProviderError
 from bot.donations.providers import SOURCE_KEY, SOURCE_VALUE
-from bot.donations.stripe_provider import StripeLinks
+from bot.donations.stripe_links import StripeLinks
 from bot.storage import Database
 from bot.storage import thanks as tq
 from tests.donations.conftest import RUSSIA, TOKYO, Harness, donation_config, make_harness
