@@ -26,6 +26,7 @@ from bot.app import build_app
 from bot.chat import ChatKind, ChatRef, Incoming, Sender
 from bot.chat.plain import render_plain
 from bot.config import parse_config
+from bot.donations.webhook import PATH
 from bot.storage import Database, open_database
 from tests.fakes.feed_server import FeedServer, feed_server
 from tests.fakes.stripe_api import body, checkout_completed, event, sign
@@ -166,9 +167,11 @@ async def run_stripe(db: Database, tmp: Path, log: Recorder) -> dict[str, int]:
         ],
         "web": {"listen": "127.0.0.1:0"},
     }
-    services = build_app(parse_config(data, environ=ENV), db, environ=ENV).services
+    app = build_app(parse_config(data, environ=ENV), db, environ=ENV)
+    services = app.services
     assert services.donations is not None
-    server = services.donations.webhook
+    assert services.donations.webhook is not None
+    server = app.web
     assert server is not None
     counts = {"stripe": 0, "crashes": 0, "unlogged": 0, "ledger_changes": 0}
     await server.start()
@@ -182,7 +185,7 @@ async def run_stripe(db: Database, tmp: Path, log: Recorder) -> dict[str, int]:
                 headers = {"Content-Type": "application/json"}
                 if signature is not None:
                     headers["Stripe-Signature"] = signature
-                async with http.post(server.url, data=payload, headers=headers) as resp:
+                async with http.post(server.url + PATH, data=payload, headers=headers) as resp:
                     status = resp.status
                 counts["ledger_changes"] += await ledger_rows(db) != before
                 counts["crashes"] += status >= 500

@@ -3,8 +3,8 @@
     python -m bench.webhook [--seconds 10] [--clients 8] [--slices 4]
 
 Each request is a distinct, paid `checkout.session.completed` event, signed as
-Stripe signs webhooks. The bot side is the real `WebhookServer` wired by
-`build_app` (signature check, event parsing, the ledger's transaction with
+Stripe signs webhooks. The bot side is the real `[web]` server with the
+webhook route, wired by `build_app` (signature check, event parsing, the ledger's transaction with
 its milestones and outbox, INFO logging to a file as `outreach-bot run` logs),
 on a SQLite file with the bot's settings (WAL, synchronous=FULL). The baseline
 is a bare aiohttp handler that checks the signature with
@@ -85,17 +85,18 @@ async def run_bot_server(folder: Path, results: Any, stop: EventType) -> None:
     config = bot_config(folder)
     environ = {"STRIPE_SECRET_KEY": STRIPE_KEY, "STRIPE_WEBHOOK_SECRET": SECRET}
     async with open_database(config.database_path()) as db:
-        services = build_app(config, db, environ=environ).services
-        donations = services.donations
+        app = build_app(config, db, environ=environ)
+        donations = app.services.donations
         assert donations is not None
         assert donations.webhook is not None
-        webhook = donations.webhook
-        port = await webhook.start()
+        assert app.web is not None
+        web = app.web
+        port = await web.start()
         try:
             results.put(("port", port))
             await wait_for_event(stop)
         finally:
-            await webhook.stop()
+            await web.stop()
             await donations.aclose()
         row = await db.fetch_one("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'payment'")
         results.put(("stored", int(row[0]) if row else -1))

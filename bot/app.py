@@ -276,9 +276,7 @@ def _coordination(
     role_jobs: dict[str, list[Job]] = {
         cluster.FEEDS: [services.poller.run, *websub_jobs],
         cluster.ANNOUNCEMENTS: [services.announcements.run],
-        cluster.RECONCILIATION: (
-            services.donations.jobs(serve_webhook=False) if services.donations else []
-        ),
+        cluster.RECONCILIATION: (services.donations.jobs() if services.donations else []),
     }
     coordination = cluster.coordination_for(
         config, db, notifier, workers, role_jobs, wake=wake, clock=clock

@@ -224,15 +224,13 @@ class App:
         jobs: list[BackgroundJob] = []
         donations = self.services.donations
         if self.coordination is not None:
-            # Every instance serves the web server and the webhook; the rest are roles.
+            # Every instance serves the web server (and so the webhook); the rest are roles.
             jobs += self.coordination.jobs()
-            if donations is not None and donations.webhook is not None and self.web is None:
-                jobs += donations.jobs(serve_webhook=True)
         else:
             jobs += [w.run for w in self.workers.values()]
             jobs += [self.services.poller.run, self.services.announcements.run]
             if donations is not None:
-                jobs += donations.jobs(serve_webhook=self.web is None)
+                jobs += donations.jobs()
         if self.web is not None:
             jobs.append(self.web.run)
             if self.services.websub is not None:

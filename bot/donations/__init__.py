@@ -2,7 +2,8 @@
 
 `build_donations` is the one place the donations service is assembled from
 the config; the app holds the result in `Services.donations` and runs its
-`jobs()` (the webhook server, or the reconciliation poller) in the background.
+`jobs()` (the reconciliation poller or catch-up pass) in the background; the
+`[web]` server serves the webhook route.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bot.donations.ledger import Ledger
 from bot.donations.money import to_minor
 from bot.donations.providers import PaymentLinks, ProviderError, StaticLinks, key_mode
 from bot.donations.reconcile import ApplyEvent, Reconciler
-from bot.donations.webhook import WebhookServer
+from bot.donations.webhook import StripeWebhook
 from bot.outbox import Outbox
 from bot.outbox.audience import Audience
 from bot.storage import Database
@@ -73,7 +74,7 @@ class Donations:
     ledger: Ledger
     providers: dict[str, PaymentLinks]
     stripe: StripeApi | None = None
-    webhook: WebhookServer | None = None
+    webhook: StripeWebhook | None = None
     reconciler: Reconciler | None = None
     # Published by the ledger after each commit; the web server's live pages listen.
     changes: CampaignChanges = field(default_factory=CampaignChanges)
@@ -116,23 +117,10 @@ class Donations:
             monthly=monthly,
         )
 
-    def jobs(self, *, serve_webhook: bool = True) -> list[Job]:
-        """Background jobs: the webhook server (unless the [web] server hosts its route:
-        `serve_webhook=False`) and the slow catch-up pass if a webhook secret is set, else
-        the poller."""
-        if self.webhook is not None:
-            jobs: list[Job] = [self._serve_webhooks] if serve_webhook else []
-            return jobs + ([self._reconcile] if self.reconciler else [])
-        if self.reconciler is not None:
-            return [self._reconcile]
-        return []
-
-    async def _serve_webhooks(self, stop: asyncio.Event) -> None:
-        assert self.webhook is not None
-        try:
-            await self.webhook.run(stop)
-        finally:
-            await self.aclose()
+    def jobs(self) -> list[Job]:
+        """Background jobs: the reconciliation poller, or with a webhook secret set the
+        slow catch-up pass of deliveries that failed (the `[web]` server serves the route)."""
+        return [self._reconcile] if self.reconciler is not None else []
 
     async def _reconcile(self, stop: asyncio.Event) -> None:
         assert self.reconciler is not None
@@ -262,7 +250,7 @@ def _payments_in(
     api: StripeApi,
     apply: ApplyEvent,
     environ: Mapping[str, str],
-) -> tuple[WebhookServer | None, Reconciler]:
+) -> tuple[StripeWebhook | None, Reconciler]:
     """How payments come in: signed webhooks plus an hourly catch-up pass when a webhook
     secret is set, else the reconciliation poller alone."""
     from bot.donations import stripe_provider as sp  # noqa: PLC0415 - see _with_stripe
@@ -284,7 +272,5 @@ def _payments_in(
         )
         return None, reconciler
     # Signatures are about real time, whatever clock the rest of the bot is given.
-    webhook = WebhookServer(
-        listen=config.web.listen, secret=secret, verify=sp.verify_signature, apply=apply
-    )
+    webhook = StripeWebhook(secret=secret, verify=sp.verify_signature, apply=apply)
     return webhook, reconciler

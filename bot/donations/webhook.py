@@ -1,4 +1,4 @@
-"""The web server that receives payment webhooks at `POST /stripe/webhook`.
+"""The route that receives payment webhooks at `POST /stripe/webhook` (on the `[web]` server).
 
 The raw body is capped at 1 MiB and its signature is checked before anything
 in it is parsed; a refused request gets 400 and changes nothing. A request
@@ -7,7 +7,6 @@ that passes but cannot be stored gets 500, so Stripe delivers it again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -18,7 +17,6 @@ from aiohttp import web
 
 from bot.donations.providers import BadSignature
 from bot.donations.reconcile import ApplyEvent
-from bot.listening import Listener
 
 log = logging.getLogger(__name__)
 
@@ -33,45 +31,25 @@ class SignatureCheck(Protocol):
         ...
 
 
-class WebhookServer(Listener):
-    """Serves the webhook endpoint on `listen` (port 0: any free port, see `port`)."""
+class StripeWebhook:
+    """The webhook route, served by the `[web]` server (see `add_routes`)."""
 
     def __init__(
         self,
         *,
-        listen: str,
         secret: str,
         verify: SignatureCheck,
         apply: ApplyEvent,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(listen, self._alone, name="webhook server")
         self._secret = secret
         self.verify = verify
         self.apply = apply
         self.clock = clock
 
-    @property
-    def url(self) -> str:
-        """The endpoint's URL (after `start`)."""
-        return f"http://{self.host}:{self.port}{PATH}"
-
     def add_routes(self, app: web.Application) -> None:
-        """Serve the webhook route on another server's app (the [web] server)."""
+        """Serve the webhook route on the `[web]` server's app."""
         app.router.add_post(PATH, self._receive)
-
-    def _alone(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
-        self.add_routes(app)
-        return app
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Serve until `stop` is set (a background job of the app)."""
-        await self.start()
-        try:
-            await stop.wait()
-        finally:
-            await self.stop()
 
     async def _receive(self, request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_BODY:

@@ -19,8 +19,7 @@ from aiohttp import web
 from bot.archive import Archive
 from bot.config import WebSection
 from bot.donations import Donations
-from bot.donations.webhook import MAX_BODY, WebhookServer
-from bot.listening import Listener
+from bot.donations.webhook import MAX_BODY, StripeWebhook
 from bot.web.data import Data
 from bot.web.figures import FiguresCache
 from bot.web.health import Health
@@ -85,7 +84,13 @@ def static_routes() -> list[web.RouteDef]:
     return routes
 
 
-class WebServer(Listener):
+def split_listen(listen: str) -> tuple[str, int]:
+    """ "127.0.0.1:8080" -> ("127.0.0.1", 8080); "[::1]:8080" -> ("::1", 8080)."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class WebServer:
     """Serves the app on `listen` (port 0: any free port, see `port` after `start`)."""
 
     def __init__(
@@ -93,16 +98,18 @@ class WebServer(Listener):
         listen: str,
         *,
         site: Site | None = None,
-        webhook: WebhookServer | None = None,
+        webhook: StripeWebhook | None = None,
         health: Health | None = None,
         websub: WebSubRoutes | None = None,
     ) -> None:
-        super().__init__(listen, self.app, name="web server", shutdown_timeout=5)
+        self.host, self.port = split_listen(listen)
         self.site = site
         self.webhook = webhook
         self.health = health
         self.websub = websub
         self.closing = asyncio.Event()
+        self.listening = asyncio.Event()  # set once the port is bound
+        self._runner: web.AppRunner | None = None
 
     @property
     def url(self) -> str:
@@ -131,7 +138,26 @@ class WebServer(Listener):
     async def start(self) -> int:
         """Bind and serve; returns the port actually bound."""
         self.closing.clear()
-        return await super().start()
+        runner = web.AppRunner(
+            self.app(), access_log=None, handle_signals=False, shutdown_timeout=5
+        )
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        self.listening.set()
+        log.info("web server listening on %s:%d", self.host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        self.listening.clear()
+        if runner is not None:
+            await runner.cleanup()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve, and tell live pages about ledger changes, until `stop` is set."""

@@ -15,8 +15,9 @@ import pytest
 
 from bot.donations.providers import BadSignature
 from bot.donations.stripe_provider import verify_signature
-from bot.donations.webhook import MAX_BODY, WebhookServer
+from bot.donations.webhook import MAX_BODY, PATH, StripeWebhook
 from bot.storage import Database
+from bot.web import WebServer
 from tests.donations.conftest import (
     RUSSIA,
     SECRET_KEY,
@@ -33,14 +34,18 @@ ENV = {"STRIPE_SECRET_KEY": SECRET_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
 @dataclass
 class Endpoint:
     harness: Harness
-    server: WebhookServer
+    server: WebServer
     http: aiohttp.ClientSession
+
+    @property
+    def url(self) -> str:
+        return self.server.url + PATH
 
     async def post(self, payload: str | bytes | io.BytesIO | Any, signature: str | None) -> int:
         headers = {"Content-Type": "application/json"}
         if signature is not None:
             headers["Stripe-Signature"] = signature
-        async with self.http.post(self.server.url, data=payload, headers=headers) as response:
+        async with self.http.post(self.url, data=payload, headers=headers) as response:
             await response.read()
             return response.status
 
@@ -49,8 +54,9 @@ class Endpoint:
 async def endpoint(tmp_path: Path, db: Database) -> AsyncIterator[Endpoint]:
     config = donation_config(tmp_path, [RUSSIA], provider="stripe", environ=ENV)
     harness = make_harness(config, db, environ=ENV)
-    server = harness.donations.webhook
-    assert server is not None
+    webhook = harness.donations.webhook
+    assert webhook is not None
+    server = WebServer("127.0.0.1:0", webhook=webhook)
     await server.start()
     timeout = aiohttp.ClientTimeout(total=10)
     try:
@@ -124,16 +130,15 @@ async def test_an_event_that_cannot_be_stored_gets_500_so_stripe_retries() -> No
     async def failing(event: Mapping[str, Any]) -> int:
         raise RuntimeError("disk full")
 
-    server = WebhookServer(
-        listen="127.0.0.1:0", secret=WEBHOOK_SECRET, verify=verify_signature, apply=failing
-    )
+    webhook = StripeWebhook(secret=WEBHOOK_SECRET, verify=verify_signature, apply=failing)
+    server = WebServer("127.0.0.1:0", webhook=webhook)
     await server.start()
     try:
         payload = body(checkout_completed("cs_1", 5000))
         async with (
             aiohttp.ClientSession() as http,
             http.post(
-                server.url,
+                server.url + PATH,
                 data=payload,
                 headers={"Stripe-Signature": sign(payload, WEBHOOK_SECRET)},
             ) as response,
@@ -152,21 +157,23 @@ def test_verify_signature_uses_stripes_check_and_refuses_the_future() -> None:
         verify_signature(payload.encode(), future, WEBHOOK_SECRET, now=now)
 
 
-async def test_the_webhook_job_serves_until_stopped(tmp_path: Path, db: Database) -> None:
+async def test_the_web_servers_job_serves_the_webhook_until_stopped(
+    tmp_path: Path, db: Database
+) -> None:
     config = donation_config(tmp_path, [RUSSIA], provider="stripe", environ=ENV)
     harness = make_harness(config, db, environ=ENV)
-    job, _catch_up = harness.donations.jobs()  # the server, and the hourly catch-up pass
-    server = harness.donations.webhook
-    assert server is not None
+    (_catch_up,) = harness.donations.jobs()  # the hourly catch-up pass; the route is the web's
+    assert harness.donations.webhook is not None
+    server = WebServer("127.0.0.1:0", webhook=harness.donations.webhook)
     stop = asyncio.Event()
-    task = asyncio.create_task(job(stop))
+    task = asyncio.create_task(server.run(stop))
     try:
         await asyncio.wait_for(server.listening.wait(), 5)
         payload = body(checkout_completed("cs_1", 5000))
         async with (
             aiohttp.ClientSession() as http,
             http.post(
-                server.url,
+                server.url + PATH,
                 data=payload,
                 headers={"Stripe-Signature": sign(payload, WEBHOOK_SECRET)},
             ) as response,
@@ -175,4 +182,5 @@ async def test_the_webhook_job_serves_until_stopped(tmp_path: Path, db: Database
     finally:
         stop.set()
         await asyncio.wait_for(task, 5)
+        await harness.donations.aclose()
     assert await harness.raised("russia") == 5000
