@@ -12,6 +12,7 @@ placeholders and, where they differ, in the SQL both SQLite and PostgreSQL accep
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence, Sized
 from contextlib import AbstractAsyncContextManager
@@ -20,6 +21,19 @@ from typing import Any, Protocol
 
 Params = Sequence[Any]
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+log = logging.getLogger(__name__)
+
+
+def run_after_commit(callbacks: Iterable[Callable[[], None]]) -> None:
+    """Run a committed transaction's callbacks; one that fails is logged, the rest still run."""
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            # Committed all the same: the caller must not think its writes were lost.
+            log.exception("an after-commit callback failed")
 
 
 class DatabaseTooNew(Exception):

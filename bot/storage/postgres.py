@@ -27,6 +27,7 @@ from bot.storage.db import (
     StorageUnavailable,
     Tx,
     bundled_migrations,
+    run_after_commit,
 )
 from bot.storage.opener import without_password
 
@@ -201,11 +202,7 @@ class PostgresDatabase(_On):
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
                 yield tx
-        for callback in tx.after_commit_callbacks:
-            try:
-                callback()
-            except Exception:
-                log.exception("an after-commit callback failed")
+        run_after_commit(tx.after_commit_callbacks)
 
 
 async def close_connection(conn: Connection) -> None:

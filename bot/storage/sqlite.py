@@ -23,6 +23,7 @@ from bot.storage.db import (
     Row,
     Tx,
     bundled_migrations,
+    run_after_commit,
 )
 
 log = logging.getLogger(__name__)
@@ -140,12 +141,7 @@ class SqliteDatabase:
             except BaseException:
                 await self._rollback()
                 raise
-        for callback in tx.after_commit_callbacks:
-            try:
-                callback()
-            except Exception:
-                # Committed all the same: the caller must not think its writes were lost.
-                log.exception("an after-commit callback failed")
+        run_after_commit(tx.after_commit_callbacks)
 
     async def _rollback(self) -> None:
         """Roll back what is open, before the write lock is released, even when cancelled.
