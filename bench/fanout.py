@@ -1,6 +1,6 @@
 """One article to N Telegram private chats under a strict flood limit, against PTB's limiter.
 
-    python -m bench.fanout [--chats 3000] [--rate 300] [--headroom 1.0] [--commands 20]
+    python -m bench.fanout [--chats 3000] [--rate 300] [--headroom 1.0] [--commands 20] [--hog]
 
 The Bot API stand-in (tests/fakes/telegram_api.py) runs in its own process and
 enforces a strict rolling window: at most R sends in any second overall and one
@@ -31,7 +31,12 @@ fan-out's rate and 429s count the replies too (the platform's limit holds for al
 Rates are the stand-in's accepted sends over the time from the first accepted
 send to the last (stand-in clock); 429s are the stand-in's count. Also printed:
 `bot_first_ms` (from the enqueue to the first accepted send) and the CPU time of
-the sending process during each fan-out (`*_cpu_s`; the stand-in's is not in it).
+the sending process during each fan-out (`*_cpu_s`; the stand-in's is not in it),
+and `cpu_ms_per_msg`: the bot's CPU time divided by the messages it delivered.
+
+With `--hog`, a CPU-bound process runs on the machine's last core for the whole
+run (started and stopped here): the bot then shares the machine as it would with
+another busy service.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import dataclasses
 import gc
 import logging
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -268,7 +274,7 @@ async def bot_fanout(
                 counts: dict[str, int] = {}
                 async with asyncio.timeout(chats / global_rate * 2 + 30):
                     while sum(counts.get(s, 0) for s in q.FINAL_STATES) < chats:
-                        await asyncio.sleep(0.1)
+                        await asyncio.sleep(0.25)  # a look costs the bot CPU too
                         counts = await q.item_counts(db, item)
                         if ask is not None and counts.get(q.SENT, 0) >= chats // 3:
                             await asyncio.to_thread(ask)
@@ -332,12 +338,36 @@ async def ptb_fanout(url: str, token: str, chats: int, rate: int) -> Run:
     return Run(chats - failed, failed, started_at, cpu)
 
 
+def _spin() -> None:
+    """Burn one core until terminated."""
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def cpu_hog(enabled: bool) -> Iterator[None]:
+    """A CPU-bound process pinned to the last core while the block runs (if `enabled`)."""
+    if not enabled:
+        yield
+        return
+    hog = multiprocessing.Process(target=_spin, daemon=True)
+    hog.start()
+    try:
+        assert hog.pid is not None
+        os.sched_setaffinity(hog.pid, {max(os.sched_getaffinity(0))})
+        yield
+    finally:
+        hog.terminate()
+        hog.join(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chats", type=int, default=3000)
     parser.add_argument("--rate", type=int, default=300)
     parser.add_argument("--headroom", type=float, default=1.0)
     parser.add_argument("--commands", type=int, default=0, help="people asking meanwhile")
+    parser.add_argument("--hog", action="store_true", help="a CPU-bound process on another core")
     args = parser.parse_args()
     chats, rate = args.chats, args.rate
     # PTB's limiter logs every 429 it gives up on with a traceback; they are counted here.
@@ -345,23 +375,27 @@ def main() -> None:
     global_rate = rate * args.headroom
 
     people = args.commands
-    idle_ms = idle_reply_ms(rate) if people else 0.0
-    with stand_in(chats, rate, people) as standin:
-        ask = standin.ask if people else None
-        bot_run = asyncio.run(bot_fanout(standin.url, standin.token, chats, global_rate, ask))
-        bot = standin.finish()
-    with stand_in(chats, rate) as standin:
-        ptb_run = asyncio.run(ptb_fanout(standin.url, standin.token, chats, rate))
-        ptb = standin.finish()
+    with cpu_hog(args.hog):
+        idle_ms = idle_reply_ms(rate) if people else 0.0
+        with stand_in(chats, rate, people) as standin:
+            ask = standin.ask if people else None
+            bot_run = asyncio.run(bot_fanout(standin.url, standin.token, chats, global_rate, ask))
+            bot = standin.finish()
+        with stand_in(chats, rate) as standin:
+            ptb_run = asyncio.run(ptb_fanout(standin.url, standin.token, chats, rate))
+            ptb = standin.finish()
     assert bot.sent == bot_run.delivered == chats, (bot, bot_run)
     assert ptb.sent == ptb_run.delivered, (ptb, ptb_run)
     print(
-        f"chats={chats} rate={rate} bot_rate={bot.rate:.1f} bot_429={bot.rejected_429} "
-        f"ptb_rate={ptb.rate:.1f} ptb_429={ptb.rejected_429} ratio={bot.rate / rate:.3f} "
-        f"target=0.95 global_rate={global_rate:g} bot_s={bot.last - bot.first:.2f} "
+        f"chats={chats} rate={rate} hog={int(args.hog)} bot_rate={bot.rate:.1f} "
+        f"bot_429={bot.rejected_429} ptb_rate={ptb.rate:.1f} ptb_429={ptb.rejected_429} "
+        f"ratio={bot.rate / rate:.3f} target=0.95 global_rate={global_rate:g} "
+        f"bot_s={bot.last - bot.first:.2f} "
         f"bot_first_ms={(bot.first - bot_run.started) * 1000:.0f} bot_cpu_s={bot_run.cpu:.2f} "
-        f"ptb_sent={ptb.sent} ptb_lost={ptb_run.failed} ptb_s={ptb.last - ptb.first:.2f} "
-        f"ptb_cpu_s={ptb_run.cpu:.2f}"
+        f"cpu_ms_per_msg={bot_run.cpu / max(1, bot_run.delivered) * 1000:.2f} "
+        f"cpu_target_ms=1.0 ptb_sent={ptb.sent} ptb_lost={ptb_run.failed} "
+        f"ptb_s={ptb.last - ptb.first:.2f} ptb_cpu_s={ptb_run.cpu:.2f} "
+        f"ptb_cpu_ms_per_msg={ptb_run.cpu / max(1, ptb_run.delivered) * 1000:.2f}"
     )
     if people:
         waits = sorted(bot.reply_ms)

@@ -37,6 +37,7 @@ from bot.lifecycle import App, StartupError, admin_targets, delivery_policy
 from bot.outbox import Outbox, WakeSignals
 from bot.outbox.audience import Audience, ChannelSpec
 from bot.outbox.delivery import DeliveryWorker
+from bot.outbox.paid import PaidBroadcast
 from bot.people import People
 from bot.platforms import ConsoleIO, build_adapters
 from bot.privacy import Privacy
@@ -147,7 +148,7 @@ def build_workers(
         platform: DeliveryWorker(
             db,
             AppealingAdapter(adapter, appeals) if appeals is not None else adapter,
-            delivery_policy(platform, config),
+            delivery_policy(platform, config, adapter.limits),
             on_gone=audience.on_gone,
             on_failed=audience.on_failed,
             on_paused=audience.on_paused,
@@ -184,9 +185,11 @@ def build_services(
     feed_topics = {c.casefold(): t for f in config.feeds for c, t in f.topics.items()}
     topics = sorted(set(feed_topics.values()))
     audit = AuditLog(db, clock)
+    paid = PaidBroadcast(config.telegram.paid_broadcast, config.telegram.paid_rate)
     announcements = Announcements(
-        db, audience, outbox, messenger, audit, [c.name for c in config.channels], topics, clock
-    )
+        db, audience, outbox, messenger, audit, [c.name for c in config.channels], topics, clock,
+        paid=paid,
+    )  # fmt: skip
     donations = (
         build_donations(config, db, audience, outbox, clock=clock, environ=environ)
         if config.campaigns

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from bot.chat import (
     Incoming,
     IncomingKind,
     OnIncoming,
+    PlatformLimits,
     Post,
     PublishesCommands,
 )
@@ -67,14 +69,25 @@ def admin_targets(config: Config) -> list[q.Target]:
     ]
 
 
-def delivery_policy(platform: str, config: Config) -> DeliveryPolicy:
+def delivery_policy(
+    platform: str, config: Config, limits: PlatformLimits | None = None
+) -> DeliveryPolicy:
     """Matrix sends are idempotent (transaction ids); Telegram's only if the operator accepts
-    a rare duplicate; the console's trivially."""
+    a rare duplicate; the console's trivially. Enough sends in flight for the platform's
+    rate (`limits`): each waits for its claim's commit and for the platform's answer."""
     retention = config.bot.paused_retention
+    concurrency = max(8, math.ceil(limits.global_rate * SEND_LATENCY)) if limits else 8
     if platform == "telegram":
         resend = config.telegram.delivery == "at_least_once"
-        return DeliveryPolicy(resend_uncertain=resend, paused_retention=retention)
-    return DeliveryPolicy(resend_uncertain=True, paused_retention=retention)
+        return DeliveryPolicy(
+            resend_uncertain=resend, paused_retention=retention, concurrency=concurrency
+        )
+    return DeliveryPolicy(
+        resend_uncertain=True, paused_retention=retention, concurrency=concurrency
+    )
+
+
+SEND_LATENCY = 0.05  # seconds a send is planned to take, claim and answer (see above)
 
 
 def command_menu(commands: Sequence[CommandSpec], lang: Lang, language: str) -> CommandMenu:

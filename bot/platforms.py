@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TextIO
@@ -16,10 +16,10 @@ from typing import TextIO
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.matrix import MatrixAdapter
 from bot.adapters.matrix_invites import InvitePolicy, default_servers
-from bot.adapters.telegram import TelegramAdapter
+from bot.adapters.telegram import TELEGRAM_LIMITS, TelegramAdapter
 from bot.adapters.telegram_buttons import open_bot_alert
-from bot.chat import ChatAdapter
-from bot.config import Config
+from bot.chat import ChatAdapter, PlatformLimits
+from bot.config import Config, TelegramSection
 from bot.lifecycle import StartupError
 from bot.storage import Database
 from bot.storage.postgres import PostgresDatabase
@@ -93,6 +93,13 @@ def _file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "instance"
 
 
+def telegram_limits(section: TelegramSection) -> PlatformLimits:
+    """Telegram's published limits; paid broadcasts raise the global rate (chats keep theirs)."""
+    if not section.paid_broadcast:
+        return TELEGRAM_LIMITS
+    return replace(TELEGRAM_LIMITS, global_rate=section.paid_rate)
+
+
 def build_adapters(
     config: Config,
     db: Database,
@@ -124,6 +131,8 @@ def build_adapters(
             state=DatabaseStateStore(db, "telegram."),
             # Several instances on PostgreSQL: only the telegram role's holder long-polls.
             poll_in_role=isinstance(db, PostgresDatabase),
+            limits=telegram_limits(t),
+            paid_broadcast=t.paid_broadcast,
         )
     if not adapters:
         raise StartupError("no chat platform is enabled: enable [console], [telegram] or [matrix]")

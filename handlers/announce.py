@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from bot.announcements import OptionError
 from bot.announcements.targets import describe, parse_options
@@ -46,6 +47,15 @@ def _prompt(lang: Lang, whom: str, send_at: datetime | None, pin: bool) -> str:
     )
 
 
+def _paid_note(lang: Lang, stars: float) -> str:
+    """The preview's word that Telegram chats get it by paid broadcast, and its cost."""
+    return lang.gettext(
+        "Telegram chats get it by paid broadcast: about {stars} Stars for the messages "
+        "above the free rate.",
+        stars=lang.number(Decimal(str(stars))),
+    )
+
+
 async def announce(incoming: Incoming, ctx: Context) -> Reply:
     lang = ctx.lang
     if not ctx.arg_text:
@@ -57,12 +67,15 @@ async def announce(incoming: Incoming, ctx: Context) -> Reply:
     except OptionError as exc:
         return Post.text(exc.text(lang) + ".", lang.gettext(USAGE))
     whom = describe(draft.targets, lang)
+    telegram = sum(1 for t in draft.targets if t.platform == "telegram")
+    paid = ctx.services.announcements.paid.planned(telegram)
     prompt = Post(
         blocks=(
             para(
                 bold(lang.gettext("Announcement #{id}", id=draft.id)),
                 span(" " + _prompt(lang, whom, draft.send_at, draft.post.pin)),
             ),
+            *([para(_paid_note(lang, paid.stars))] if paid is not None else []),
         ),
         buttons=(
             (

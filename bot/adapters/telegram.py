@@ -35,6 +35,7 @@ from bot.adapters.telegram_edit import (
     edit_calls,
     form_after,
 )
+from bot.adapters.telegram_fast import FanoutSender
 from bot.adapters.telegram_links import deep_link_url
 from bot.adapters.telegram_map import (
     is_bad_image,
@@ -55,6 +56,7 @@ from bot.adapters.telegram_transport import (
 from bot.adapters.telegram_updates import EXPIRED_BUTTON, UpdateHandler
 from bot.adapters.telegram_webhook import WebhookServer
 from bot.chat import (
+    OUTBOX_KEY_PREFIX,
     CallGate,
     ChatMoved,
     ChatRef,
@@ -103,8 +105,12 @@ class TelegramAdapter:
         open_bot_alert: AlertText | None = None,
         state: StateStore | None = None,
         poll_in_role: bool = False,
+        paid_broadcast: bool = False,
     ) -> None:
         self.limits = limits or TELEGRAM_LIMITS
+        # Outbox sends (fan-outs) carry allow_paid_broadcast; replies never do.
+        self.paid_broadcast = paid_broadcast
+        self._fanout: FanoutSender | None = None
         self.pacing = pacing or CallGate(pacer_for(self.limits))
         self.api_base = api_base
         self.webhook_url = webhook_url
@@ -168,6 +174,7 @@ class TelegramAdapter:
                 await request.shutdown()
             raise
         self._app, self._closed = app, False
+        self._fanout = self._fanout_sender(requests[0])
         self._username = app.bot.username
         log.info("telegram: connected as @%s", self._username)
         if on_incoming is None:
@@ -287,15 +294,34 @@ class TelegramAdapter:
         """One Bot API call's turn at the platform's pacer."""
         return self.pacing.call(chat.id, chat.kind.value)
 
+    def _fanout_sender(self, request: AiohttpRequest) -> FanoutSender:
+        url = f"{self.api_base.rstrip('/')}{self._token}/"
+        return FanoutSender(
+            lambda method, body: request.post_json(url + method, body),
+            self.limits,
+            paid_broadcast=self.paid_broadcast,
+        )
+
     async def send(
         self, chat: ChatRef, post: Post, *, key: str, reply_to: str | None = None
     ) -> SentRef:
         """Send `post` (one message, a photo, or a photo then a message); the last id is kept,
-        and the form (`SentForm`) tells a later edit what was sent."""
+        and the form (`SentForm`) tells a later edit what was sent.
+
+        An outbox row's send (a fan-out: its key starts with OUTBOX_KEY_PREFIX) that is one
+        plain call goes the fan-out path (telegram_fast); the rest goes through PTB.
+        """
         self._buttons.remember(post)
+        fanout = self._fanout if key.startswith(OUTBOX_KEY_PREFIX) and reply_to is None else None
+        paid = fanout is not None and self.paid_broadcast  # fan-outs only, never replies
         async with self._sending() as bot:
             try:
-                sent = await self._send_all(bot, chat, post, (key, reply_to))
+                if fanout is not None:
+                    fast = await self._send_fast(fanout, chat, post)
+                    if isinstance(fast, SentRef):
+                        return fast
+                    chat = fast  # refused, nothing went out: the ordinary path takes it
+                sent = await self._send_all(bot, chat, post, (key, reply_to), paid)
             except Forbidden:
                 # Someone who never started the bot pressed a button under a channel post.
                 if await self._presses.refused(chat.id, self._username):
@@ -304,14 +330,39 @@ class TelegramAdapter:
             except ChatMigrated as exc:
                 log.info("telegram: a group became a supergroup; sending to its new id")
                 chat = dataclasses.replace(chat, id=str(exc.new_chat_id))
-                sent = await self._send_all(bot, chat, post, (key, reply_to))
+                sent = await self._send_all(bot, chat, post, (key, reply_to), paid)
             if post.pin:
                 async with self._call(chat):
                     await pin(bot, chat.id, int(sent.message_id))
         return sent
 
+    async def _send_fast(
+        self, fanout: FanoutSender, chat: ChatRef, post: Post
+    ) -> SentRef | ChatRef:
+        """The fan-out path's one call; or the chat for the ordinary path when the post takes
+        more than one call, the group moved (its new id), or its image was refused."""
+        prepared = fanout.prepare(post)
+        if prepared is None:
+            return chat
+        try:
+            async with self._call(chat):
+                message_id = await fanout.send(chat.id, prepared)
+        except ChatMigrated as exc:
+            log.info("telegram: a group became a supergroup; sending to its new id")
+            return dataclasses.replace(chat, id=str(exc.new_chat_id))
+        except BadRequest as exc:
+            if not is_bad_image(exc):
+                raise
+            return chat
+        return SentRef(chat, message_id, prepared.form)
+
     async def _send_all(
-        self, bot: ExtBot[Any], chat: ChatRef, post: Post, ids: tuple[str, str | None]
+        self,
+        bot: ExtBot[Any],
+        chat: ChatRef,
+        post: Post,
+        ids: tuple[str, str | None],
+        paid: bool = False,
     ) -> SentRef:
         """One call, or a photo then its text: each with its own pacing token, and the
         photo's progress kept, so that a retry of this delivery sends only the text."""
@@ -320,19 +371,19 @@ class TelegramAdapter:
         if photo_id is None:
             try:
                 async with self._call(chat):
-                    first = await send_payload(bot, chat.id, payloads[0], reply_to)
+                    first = await send_payload(bot, chat.id, payloads[0], reply_to, paid=paid)
             except BadRequest as exc:
                 if payloads[0].method != SEND_PHOTO or not is_bad_image(exc):
                     raise
                 log.info("telegram: the post's image was refused; sending it as text")
                 text_only = dataclasses.replace(post, image_url=None, image_png=None)
-                return await self._send_all(bot, chat, text_only, ids)
+                return await self._send_all(bot, chat, text_only, ids, paid)
             if len(payloads) == 1:
                 return SentRef(chat, str(first.message_id), SentForm.of(payloads).encode())
             photo_id = str(first.message_id)
             await self._progress.photo_sent(key, chat.id, photo_id)
         async with self._call(chat):
-            last = await send_payload(bot, chat.id, payloads[-1], None)
+            last = await send_payload(bot, chat.id, payloads[-1], None, paid=paid)
         await self._progress.done(chat.id)
         return SentRef(chat, str(last.message_id), SentForm.of(payloads, photo_id).encode())
 

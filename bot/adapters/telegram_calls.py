@@ -28,9 +28,11 @@ def bot_command(name: str, summary: str) -> BotCommand:
 
 
 async def send_payload(
-    bot: ExtBot[Any], chat_id: str, payload: Payload, reply_to: str | None
+    bot: ExtBot[Any], chat_id: str, payload: Payload, reply_to: str | None, *, paid: bool = False
 ) -> Message:
-    """sendMessage or sendPhoto; a reply to a message that is gone is sent without the quote."""
+    """sendMessage or sendPhoto; a reply to a message that is gone is sent without the quote.
+    `paid`: a paid broadcast (allow_paid_broadcast; fan-outs only)."""
+    allow_paid = True if paid else None  # None: the parameter is not sent at all
     reply = None
     if reply_to is not None and reply_to.isdigit():
         reply = ReplyParameters(int(reply_to), allow_sending_without_reply=True)
@@ -44,6 +46,7 @@ async def send_payload(
             parse_mode=ParseMode.HTML,
             reply_markup=keyboard,
             reply_parameters=reply,
+            allow_paid_broadcast=allow_paid,
         )
     return await bot.send_message(
         chat_id,
@@ -52,6 +55,7 @@ async def send_payload(
         reply_markup=keyboard,
         reply_parameters=reply,
         link_preview_options=LinkPreviewOptions(is_disabled=not payload.link_preview),
+        allow_paid_broadcast=allow_paid,
     )
 
 

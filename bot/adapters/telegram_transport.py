@@ -10,7 +10,10 @@ command reply waits for.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import urllib.parse
+import urllib.request
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
@@ -61,6 +64,8 @@ class AiohttpRequest(BaseRequest):
         self._write_timeout = write_timeout
         self._pool_timeout = pool_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str] = {}
+        self._proxy_of: dict[str, str | None] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -68,9 +73,24 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None:
-            # trust_env: proxies from the environment apply, as they did with httpx.
+            # Proxies from the environment apply, as they did with httpx: read once here.
+            # (aiohttp's trust_env would look them and ~/.netrc up in a thread for every
+            # request, two thread hand-offs a message.)
+            self._proxies = urllib.request.getproxies_environment()
+            self._proxy_of = {}
             connector = aiohttp.TCPConnector(limit=self._pool)
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+            self._session = aiohttp.ClientSession(connector=connector)
+
+    def _proxy(self, url: str) -> str | None:
+        """The proxy the environment names for `url`'s scheme and host (None: direct)."""
+        origin = url.split("/", 3)[:3]
+        key = "/".join(origin)
+        if key not in self._proxy_of:
+            host = urllib.parse.urlsplit(url).hostname or ""
+            proxy = self._proxies.get(origin[0].rstrip(":").lower())
+            bypass = bool(proxy) and urllib.request.proxy_bypass(host)
+            self._proxy_of[key] = None if bypass else proxy
+        return self._proxy_of[key]
 
     async def shutdown(self) -> None:
         session, self._session = self._session, None
@@ -87,29 +107,51 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: object = BaseRequest.DEFAULT_NONE,
         pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
+        return await self._exchange(
+            method,
+            url,
+            _body(request_data),
+            {"User-Agent": self.USER_AGENT},
+            _seconds_or(read_timeout, self._read_timeout),
+            _seconds_or(write_timeout, self._write_timeout),
+            _seconds_or(connect_timeout, self._connect_timeout),
+            _seconds_or(pool_timeout, self._pool_timeout),
+        )
+
+    async def post_json(self, url: str, body: bytes) -> tuple[int, bytes]:
+        """POST a serialised JSON body (the fan-out path's calls) with the default timeouts;
+        failures are raised as by `do_request`."""
+        headers = {"User-Agent": self.USER_AGENT, "Content-Type": "application/json"}
+        return await self._exchange(
+            "POST", url, body, headers, self._read_timeout, self._write_timeout,
+            self._connect_timeout, self._pool_timeout,
+        )  # fmt: skip
+
+    async def _exchange(  # noqa: PLR0917 - one place for every call's timeouts
+        self,
+        method: str,
+        url: str,
+        data: aiohttp.FormData | dict[str, str] | bytes | None,
+        headers: dict[str, str],
+        read: float | None,
+        write: float | None,
+        connect: float | None,
+        pool: float | None,
+    ) -> tuple[int, bytes]:
         session = self._session
         if session is None:
             raise RuntimeError("this AiohttpRequest is not initialized")
-        read = _seconds_or(read_timeout, self._read_timeout)
-        write = _seconds_or(write_timeout, self._write_timeout)
-        connect = _seconds_or(connect_timeout, self._connect_timeout)
-        pool = _seconds_or(pool_timeout, self._pool_timeout)
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            # aiohttp's `connect` covers waiting for a pooled connection and making one.
-            connect=_sum_or_none((connect, pool)),
-            sock_connect=connect,
-            sock_read=read,
-        )
+        timeout, whole = _timeouts(read, write, connect, pool)
         try:
             # aiohttp has no write timeout: the whole exchange is bounded instead.
-            async with asyncio.timeout(_sum_or_none((connect, pool, write, read))):
+            async with asyncio.timeout(whole):
                 async with session.request(
                     method,
                     url,
-                    data=_body(request_data),
-                    headers={"User-Agent": self.USER_AGENT},
+                    data=data,
+                    headers=headers,
                     timeout=timeout,
+                    proxy=self._proxy(url),
                 ) as response:
                     return response.status, await response.read()
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
@@ -118,6 +160,22 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError("aiohttp.InvalidURL: the API base URL is not valid") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TimedOut(f"aiohttp.{type(exc).__name__}: no answer from Telegram") from exc
+
+
+@functools.lru_cache(maxsize=64)
+def _timeouts(
+    read: float | None, write: float | None, connect: float | None, pool: float | None
+) -> tuple[aiohttp.ClientTimeout, float | None]:
+    """aiohttp's timeouts for a call, and the bound on the whole exchange (made once for
+    each combination: every fan-out send uses the same)."""
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        # aiohttp's `connect` covers waiting for a pooled connection and making one.
+        connect=_sum_or_none((connect, pool)),
+        sock_connect=connect,
+        sock_read=read,
+    )
+    return timeout, _sum_or_none((connect, pool, write, read))
 
 
 def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:

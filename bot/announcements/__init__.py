@@ -26,6 +26,7 @@ from bot.chat.messenger import Messenger
 from bot.i18n import DEFAULT_LANGUAGE, Lang
 from bot.outbox import Item, Outbox
 from bot.outbox.audience import Audience
+from bot.outbox.paid import ArticleReports, PaidBroadcast
 from bot.storage import Database
 from bot.storage import announcements as aq
 from bot.storage import outbox as q
@@ -57,6 +58,7 @@ class Announcements:
     topics: list[str]
     clock: Callable[[], float] = field(default=time.time)
     report_interval: float = 3.0
+    paid: PaidBroadcast = field(default_factory=PaidBroadcast)  # Telegram's paid broadcasts
     # Announcement id -> the language of the admin who confirmed it (their reports' language).
     _report_langs: dict[int, Lang] = field(default_factory=dict, init=False, repr=False)
 
@@ -155,13 +157,15 @@ class Announcements:
         return DeliveryCounts(await q.item_counts(self.db, row.item_id))
 
     async def tick(self) -> None:
-        """Start what is due, refresh progress, close what has finished."""
+        """Start what is due, refresh progress, close what has finished (and tell the admins
+        what paid broadcasts of articles cost)."""
         now = self.clock()
         for row in await aq.with_state(self.db, aq.SCHEDULED):
             if row.send_at is not None and row.send_at <= now:
                 await self.start(row.id)
         for row in await aq.with_state(self.db, aq.SENDING):
             await self._report(row.id)
+        await ArticleReports(self.db, self.audience, self.paid).tick()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -189,7 +193,8 @@ class Announcements:
         if done:
             await aq.set_state(self.db, row.id, aq.DONE, now, expect=aq.SENDING)
             await self.audit.record(row.author, "delivered", f"#{row.id}", counts.summary())
-            post = final_report(row.id, counts, lang)
+            spent = await self.paid.spent(self.db, row.item_id) if row.item_id else None
+            post = final_report(row.id, counts, lang, spent)
             self._report_langs.pop(row.id, None)
         else:
             post = progress_post(row.id, counts, now - (row.started_at or now), lang)

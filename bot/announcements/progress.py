@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from bot.chat import Post
 from bot.chat.bar import progress_bar
 from bot.i18n import DEFAULT_LANGUAGE, Lang
+from bot.outbox.paid import StarsEstimate, paid_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,10 @@ def progress_post(announcement_id: int, counts: DeliveryCounts, elapsed: float, 
     )
 
 
-def final_report(announcement_id: int, counts: DeliveryCounts, lang: Lang) -> Post:
+def final_report(
+    announcement_id: int, counts: DeliveryCounts, lang: Lang, paid: StarsEstimate | None = None
+) -> Post:
+    """The last state of the progress message; with `paid`, what the paid broadcast cost."""
     chats = lang.ngettext("{n} chat", "{n} chats", counts.total)
     head = lang.gettext(
         "Announcement #{id} finished: {bar} {chats}",
@@ -100,4 +104,7 @@ def final_report(announcement_id: int, counts: DeliveryCounts, lang: Lang) -> Po
         bar=progress_bar(counts.total, counts.total),
         chats=chats,
     )
-    return replace(Post.text(head, counts.summary(lang)), lang=lang.code)
+    lines = [head, counts.summary(lang)]
+    if paid is not None:
+        lines.append(paid_line(paid, lang))
+    return replace(Post.text(*lines), lang=lang.code)

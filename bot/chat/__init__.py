@@ -1,6 +1,7 @@
 """The neutral chat model, errors and adapter interface (stdlib only)."""
 
 from bot.chat.adapter import (
+    OUTBOX_KEY_PREFIX,
     ChatAdapter,
     CommandMenu,
     CommandSummary,
@@ -48,6 +49,7 @@ from bot.chat.model import (
 from bot.chat.pacing import CallGate, Pacer, urgent
 
 __all__ = [
+    "OUTBOX_KEY_PREFIX",
     "Appeal",
     "Block",
     "BulletList",

@@ -15,6 +15,11 @@ OnIncoming = Callable[[Incoming], Awaitable[None]]
 CommandSummary = tuple[str, str]
 
 
+# The idempotency key of an outbox row's send starts with this: a send for many chats
+# (a fan-out), which an adapter may take a leaner path for. Replies never have one.
+OUTBOX_KEY_PREFIX = "outbox-"
+
+
 @dataclass(frozen=True, slots=True)
 class CommandMenu:
     """The command menus in one language: `public` for everyone, `public` + `admin` for

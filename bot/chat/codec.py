@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -69,7 +70,10 @@ def post_to_json(post: Post) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=64)
 def post_from_json(text: str) -> Post:
+    """The post stored as `text`. Posts are immutable, so one object serves every row of a
+    fan-out (read once, rendered once by the adapter)."""
     data = json.loads(text)
     return Post(
         blocks=tuple(_block_in(b) for b in data["blocks"]),

@@ -80,6 +80,11 @@ class TelegramSection(Section):
     token_env: str = "TELEGRAM_BOT_TOKEN"
     api_base: HttpUrl = "https://api.telegram.org/bot"
     delivery: Literal["at_most_once", "at_least_once"] = "at_most_once"
+    # Paid broadcasts: fan-out sends carry allow_paid_broadcast and go out at up to
+    # `paid_rate` messages a second (Telegram charges Stars above the free 30/s);
+    # the per-chat limits stay. Replies never use it.
+    paid_broadcast: bool = False
+    paid_rate: float = Field(default=1000.0, gt=0, le=1000)
     webhook_url: HttpUrl | None = None
     webhook_listen: str = "127.0.0.1:8443"
     webhook_secret_env: str | None = None

@@ -72,5 +72,6 @@ def canonical_url(url: str) -> str:
 
 
 def _is_tracking(param: str) -> bool:
-    name = unquote(param.partition("=")[0]).lower()
+    name = param.partition("=")[0]
+    name = (unquote(name) if "%" in name else name).lower()
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)

@@ -8,18 +8,21 @@ authors are plain text, and every URL is an absolute http(s) URL.
 from __future__ import annotations
 
 import calendar
+import functools
+import re
 import time
 import xml.sax
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import feedparser
 
+from bot.chat.text import truncate
 from bot.feeds.article import Article, canonical_url, text_hash
-from bot.feeds.text import cut_text, html_to_text, parse_fragment
+from bot.feeds.html_text import FragmentTrees, html_to_text
 
 SUMMARY_MAX = 600
 
@@ -61,7 +64,13 @@ def parse_feed(
     dropped, and so are entries whose guid or link is in `skip_keys` (already
     known: normalising them again would be wasted work).
     """
-    headers = {"content-location": url}
+    headers = {}
+    if _declares_base(body):
+        # Only then does feedparser need the document's address (to resolve the
+        # declared base against it). Given an address it joins it with every start
+        # tag's (absent) xml:base, a urljoin per element; without one it leaves
+        # relative links relative, and `_absolute_http` resolves them against `url`.
+        headers["content-location"] = url
     if content_type:
         headers["content-type"] = content_type
     # No sanitising or URI rewriting of embedded HTML: we only ever take its text
@@ -75,7 +84,15 @@ def parse_feed(
         raise NotAFeed(_not_a_feed_reason(body, content_type, error))
     feed = result.get("feed")
     feed_info: Entry = feed if isinstance(feed, Mapping) else {}
-    articles = _articles(entries, url, skip_keys)
+    articles: list[Article] = []
+    seen: set[str] = set()
+    for entry in entries:
+        if skip_keys and _quick_key(entry, url) in skip_keys:
+            continue
+        article = _article(entry, base=url)
+        if article is not None and article.key not in seen:
+            seen.add(article.key)
+            articles.append(article)
     broken = isinstance(error, xml.sax.SAXParseException)
     if broken and not articles and (not entries or not skip_keys):
         # Broken XML that yields nothing usable (e.g. a truncated download) is an error
@@ -90,20 +107,6 @@ def parse_feed(
     )
 
 
-def _articles(entries: list[Entry], base: str, skip_keys: Container[str]) -> list[Article]:
-    """The entries as articles, each key once, without those in `skip_keys`."""
-    articles: list[Article] = []
-    seen: set[str] = set()
-    for entry in entries:
-        if skip_keys and _quick_key(entry, base) in skip_keys:
-            continue
-        article = _article(entry, base=base)
-        if article is not None and article.key not in seen:
-            seen.add(article.key)
-            articles.append(article)
-    return articles
-
-
 def _feed_link(feed_info: Entry, rel: str, base: str) -> str:
     """The first http(s) `<link rel=...>` / `<atom:link rel=...>` of the feed, absolute."""
     for item in _mappings(feed_info.get("links")):
@@ -112,6 +115,14 @@ def _feed_link(feed_info: Entry, rel: str, base: str) -> str:
             if found:
                 return found
     return ""
+
+
+_BASE_ATTRIBUTE = re.compile(rb"base\s*=")
+
+
+def _declares_base(body: bytes) -> bool:
+    """Whether the document may set xml:base (or is in a wide encoding we cannot scan)."""
+    return b"\x00" in body[:64] or _BASE_ATTRIBUTE.search(body) is not None
 
 
 def _not_a_feed_reason(body: bytes, content_type: str | None, error: object) -> str:
@@ -133,10 +144,12 @@ def _not_a_feed_reason(body: bytes, content_type: str | None, error: object) -> 
 def _article(entry: Entry, *, base: str) -> Article | None:
     title = _plain_title(entry)
     url = _absolute_http(_str(entry, "link"), base) or ""
-    summary = cut_text(_summary_text(entry), SUMMARY_MAX)
+    guid = _str(entry, "id").strip()
+    trees = FragmentTrees()  # the summary's HTML, parsed once for its text and its first <img>
+    summary = cut_text(_summary_text(entry, trees), SUMMARY_MAX)
     if not (title or url or summary):
         return None
-    key = _quick_key(entry, base) or "sha256:" + text_hash(title, summary)
+    key = guid or url or "sha256:" + text_hash(title, summary)
     return Article(
         key=key,
         url=url,
@@ -144,7 +157,7 @@ def _article(entry: Entry, *, base: str) -> Article | None:
         title=title,
         author=_author(entry),
         summary=summary,
-        image_url=_image_url(entry, base=base),
+        image_url=_image_url(entry, base=base, trees=trees),
         categories=_categories(entry),
         published=_published(entry),
     )
@@ -163,32 +176,32 @@ def _plain_title(item: Entry) -> str:
     that happens to contain angle brackets, and is kept literally.
     """
     title = _str(item, "title")
-    detail = item.get("title_detail")
+    detail = _get(item, "title_detail")
     kind = _str(detail, "type") if isinstance(detail, Mapping) else ""
     if kind in ("text/html", "application/xhtml+xml"):
         title = html_to_text(title)
     return " ".join(title.split())
 
 
-def _summary_text(entry: Entry) -> str:
+def _summary_text(entry: Entry, trees: FragmentTrees) -> str:
     # Summaries are always read as HTML: feedparser calls a description
     # "text/plain" when it has no closing tag, yet `a<br />b` is still markup.
     for fragment in (_str(entry, "summary"), *_content_values(entry)):
-        text = html_to_text(fragment)
+        text = html_to_text(fragment, trees)
         if text:
             return text
     return ""
 
 
 def _author(entry: Entry) -> str:
-    detail = entry.get("author_detail")
+    detail = _get(entry, "author_detail")
     name = _str(detail, "name") if isinstance(detail, Mapping) else ""
     return " ".join((name or _str(entry, "author")).split())
 
 
 def _categories(entry: Entry) -> tuple[str, ...]:
     terms: dict[str, str] = {}
-    for tag in _mappings(entry.get("tags")):
+    for tag in _mappings(_get(entry, "tags")):
         term = " ".join(_str(tag, "term").split())
         if term:
             terms.setdefault(term.casefold(), term)
@@ -197,7 +210,7 @@ def _categories(entry: Entry) -> tuple[str, ...]:
 
 def _published(entry: Entry) -> datetime | None:
     for key in ("published_parsed", "updated_parsed"):
-        value = entry.get(key)
+        value = _get(entry, key)
         if isinstance(value, time.struct_time):
             try:
                 # feedparser's struct_time is already UTC.
@@ -212,31 +225,31 @@ def _published(entry: Entry) -> datetime | None:
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 
 
-def _image_url(entry: Entry, *, base: str) -> str | None:
+def _image_url(entry: Entry, *, base: str, trees: FragmentTrees) -> str | None:
     """The entry's first image: media:content, media:thumbnail, enclosure, then <img>."""
     candidates: list[str] = []
-    for item in _mappings(entry.get("media_content")):
+    for item in _mappings(_get(entry, "media_content")):
         if _is_image(item, require_hint=True):
             candidates.append(_str(item, "url"))
     # Media RSS defines a thumbnail as an image, so an untyped one counts.
-    for item in _mappings(entry.get("media_thumbnail")):
+    for item in _mappings(_get(entry, "media_thumbnail")):
         if _is_image(item, require_hint=False):
             candidates.append(_str(item, "url"))
-    for item in _mappings(entry.get("enclosures")):
-        if _is_image({"type": item.get("type"), "url": item.get("href")}, require_hint=True):
+    for item in _enclosures(entry):
+        if _is_image({"type": _get(item, "type"), "url": _get(item, "href")}, require_hint=True):
             candidates.append(_str(item, "href"))
     for candidate in candidates:
         absolute = _absolute_http(candidate, base)
         if absolute:
             return absolute
-    summary_detail = entry.get("summary_detail")
+    summary_detail = _get(entry, "summary_detail")
     summary_base = _str(summary_detail, "base") if isinstance(summary_detail, Mapping) else ""
     fragments = [
-        *((_str(item, "value"), _str(item, "base")) for item in _mappings(entry.get("content"))),
+        *((_str(item, "value"), _str(item, "base")) for item in _mappings(_get(entry, "content"))),
         (_str(entry, "summary"), summary_base),
     ]
     for fragment, fragment_base in fragments:
-        found = _first_img(fragment, urljoin(base, fragment_base) if fragment_base else base)
+        found = _first_img(fragment, urljoin(base, fragment_base) if fragment_base else base, trees)
         if found:
             return found
     return None
@@ -253,10 +266,10 @@ def _is_image(item: Entry, *, require_hint: bool) -> bool:
     return urlsplit(_str(item, "url")).path.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _first_img(fragment: str, base: str) -> str | None:
+def _first_img(fragment: str, base: str, trees: FragmentTrees) -> str | None:
     if "<img" not in fragment.lower():
         return None
-    for img in parse_fragment(fragment).iter("img"):
+    for img in trees.parse(fragment).iter("img"):
         # A 1x1 image is a tracking pixel, not an illustration.
         if {img.get("width"), img.get("height")} & {"0", "1"}:
             continue
@@ -267,12 +280,65 @@ def _first_img(fragment: str, base: str) -> str | None:
     return None
 
 
+# --- cutting ---------------------------------------------------------------
+
+# A sentence ends at terminal punctuation (Latin, CJK, Arabic/Urdu), maybe
+# followed by closing quotes or brackets, then whitespace.
+_SENTENCE_END = re.compile(r"[.!?…。！？۔؟][\"'»”’)\]]*(?=\s)")
+_TRAILING_JUNK = " \t\n,;:-–—(["
+
+
+def cut_text(text: str, limit: int) -> str:
+    """`text` shortened to at most `limit` characters, ending with "…" when cut.
+
+    Cuts after the last sentence (or line) that ends in the final third of
+    the allowance, else at the last word boundary, else mid-word.
+    """
+    if limit < 2:
+        raise ValueError("cut_text needs a limit of at least 2 characters")
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    room = limit - len(" …")
+    # One character beyond the room shows whether a word ends exactly at it.
+    window = text[: room + 1]
+    floor = limit - limit // 3
+    ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+    ends += [i for i, char in enumerate(window) if char == "\n"]
+    sentence_end = max((e for e in ends if floor <= e <= room), default=None)
+    if sentence_end is not None:
+        return text[:sentence_end].rstrip() + " …"
+    space = max((i for i, char in enumerate(window) if char.isspace()), default=0)
+    head = text[:space].rstrip(_TRAILING_JUNK)
+    if len(head) >= limit // 2:
+        return head + "…"
+    return truncate(text, limit, at_word=False)  # mid-word, but never mid-emoji
+
+
 # --- narrowing feedparser's values -----------------------------------------
 
 
+def _get(item: Mapping[str, object], key: str) -> object:
+    """`item[key]`, or None.
+
+    feedparser's dicts look every key up through an alias table and raise (then catch)
+    KeyError for an absent one; entries are read a few dozen times each, so their plain
+    dict lookup is used. None of the keys read here is an alias, and "enclosures",
+    which feedparser computes, is read through `_enclosures`.
+    """
+    if isinstance(item, dict):
+        return dict.get(item, key)
+    return item.get(key)
+
+
 def _str(item: Mapping[str, object], key: str) -> str:
-    value = item.get(key)
+    value = _get(item, key)
     return value if isinstance(value, str) else ""
+
+
+def _enclosures(entry: Entry) -> list[Entry]:
+    """The entry's links with rel="enclosure" (what feedparser's "enclosures" gives)."""
+    return [link for link in _mappings(_get(entry, "links")) if _str(link, "rel") == "enclosure"]
 
 
 def _mappings(value: object) -> list[Entry]:
@@ -282,7 +348,7 @@ def _mappings(value: object) -> list[Entry]:
 
 
 def _content_values(entry: Entry) -> list[str]:
-    return [_str(item, "value") for item in _mappings(entry.get("content"))]
+    return [_str(item, "value") for item in _mappings(_get(entry, "content"))]
 
 
 def _absolute_http(candidate: str, base: str) -> str | None:
@@ -291,10 +357,30 @@ def _absolute_http(candidate: str, base: str) -> str | None:
     if not candidate:
         return None
     try:
-        absolute = urljoin(base, candidate) if base else candidate
+        if base and candidate[:8].lower().startswith(("http://", "https://")):
+            absolute = _join_absolute(base, candidate)
+        else:
+            absolute = urljoin(base, candidate) if base else candidate
         parts = urlsplit(absolute)
     except ValueError:  # e.g. a malformed IPv6 host
         return None
     if parts.scheme.lower() in ("http", "https") and parts.netloc:
         return absolute
     return None
+
+
+def _join_absolute(base: str, candidate: str) -> str:
+    """`urljoin(base, candidate)` for an http(s) `candidate`, without parsing `base` again
+    for every entry: another scheme than the base's leaves it as it is; the same scheme
+    gives it back as urljoin reassembles it (its `;params` split aside)."""
+    parts = urlsplit(candidate)
+    if not parts.netloc or ";" in candidate:
+        return urljoin(base, candidate)
+    if parts.scheme != _scheme(base):
+        return candidate
+    return urlunsplit(parts)
+
+
+@functools.lru_cache(maxsize=256)
+def _scheme(base: str) -> str:
+    return urlsplit(base).scheme

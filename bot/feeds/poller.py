@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
 from typing import Protocol
@@ -32,7 +32,7 @@ from bot.feeds.select import (
 from bot.i18n import Lang
 from bot.outbox import Item, Outbox
 from bot.outbox.audience import Audience
-from bot.storage import Database
+from bot.storage import Database, Tx
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
 
@@ -125,7 +125,8 @@ class FeedPoller:
         ]
 
     async def poll_all(self) -> list[PollResult]:
-        return [await self.poll(feed) for feed in self.feeds.values()]
+        rows = await fq.all_feeds(self.db)
+        return [await self.poll(feed, rows.get(feed.name)) for feed in self.feeds.values()]
 
     async def fetch_and_parse(self, url: str, *, allow_private: bool) -> ParsedFeed:
         """Fetch and parse one URL now, ignoring stored state (for /feed_check)."""
@@ -142,9 +143,10 @@ class FeedPoller:
         interval = max(feed.interval, feed.interval_with_push) if pushed else feed.interval
         return self.clock() + interval * random.uniform(0.9, 1.1)
 
-    async def poll(self, feed: FeedSettings) -> PollResult:
-        """Poll one feed once; never raises for a feed's own problems."""
-        row = await fq.get_feed(self.db, feed.name)
+    async def poll(self, feed: FeedSettings, row: fq.FeedRow | None = None) -> PollResult:
+        """Poll one feed once (`row`: its stored state, when just read); never raises for a
+        feed's own problems."""
+        row = row or await fq.get_feed(self.db, feed.name)
         assert row is not None, "poller used before __aenter__"
         fetcher = self._fetchers[feed.allow_private]
         try:
@@ -178,16 +180,16 @@ class FeedPoller:
             await self.push.discovered(
                 feed.name, parsed.hub, topic, allow_private=feed.allow_private
             )
-        posted, edited = await self._take(feed, row, parsed, seen)
-        await fq.record_success(
-            self.db,
-            feed.name,
+        success = partial(
+            fq.record_success,
+            name=feed.name,
             now=self.clock(),
             next_poll_at=await self._next_poll(feed),
             url=new_url,
             etag=result.etag,
             last_modified=result.last_modified,
         )
+        posted, edited = await self._take(feed, row, parsed, seen, success)
         await self._recovered(feed, row)
         log.info("feed %s: %d new, %d edited", feed.name, posted, edited)
         return PollResult(feed.name, posted=posted, edited=edited)
@@ -254,17 +256,18 @@ class FeedPoller:
         row: fq.FeedRow,
         parsed: ParsedFeed,
         seen: dict[str, fq.SeenArticle],
+        success: Callable[[Tx], Awaitable[None]] | None = None,
     ) -> tuple[int, int]:
-        """Record every unseen entry; post the new ones (only `backfill` on a first poll)."""
+        """Record every unseen entry, and with `success` the poll's outcome (one
+        transaction); post the new ones (only `backfill` on a first poll)."""
         first_poll = row.first_polled_at is None
         fresh = [a for a in oldest_first(parsed.articles) if a.key not in seen]
         to_post = [a for a in fresh if wanted(feed, a)]
         if first_poll:
             to_post = to_post[-feed.backfill :] if feed.backfill else []
-        post_keys = {
-            a.key for a in to_post if not await fq.canonical_posted(self.db, a.canonical_url)
-        }
-        await self._record(feed, parsed, fresh, post_keys)
+        already = await fq.canonicals_posted(self.db, [a.canonical_url for a in to_post])
+        post_keys = {a.key for a in to_post if a.canonical_url not in already}
+        await self._record(feed, parsed, fresh, post_keys, success)
         edited = 0
         if feed.edit_on_update:
             for article in parsed.articles:
@@ -274,9 +277,16 @@ class FeedPoller:
         return len(post_keys), edited
 
     async def _record(
-        self, feed: FeedSettings, parsed: ParsedFeed, fresh: list[Article], post_keys: set[str]
+        self,
+        feed: FeedSettings,
+        parsed: ParsedFeed,
+        fresh: list[Article],
+        post_keys: set[str],
+        success: Callable[[Tx], Awaitable[None]] | None,
     ) -> None:
-        """One transaction for a poll: every new entry, and an outbox item per posted one."""
+        """One transaction for a poll: every new entry, an outbox item per posted one,
+        and the feed's new state (validators, next poll)."""
+        started = time.perf_counter()
         channels: list[q.Target] = []
         pool: list[fq.Subscriber] = []
         if post_keys:
@@ -285,15 +295,20 @@ class FeedPoller:
         everyone = [q.Target(s.platform, s.chat_id, "private", "subscriber") for s in pool]
         reads = await self.audience.people.languages(channels + everyone)
         now = self.clock()
+        queued = 0
         async with self.db.transaction() as tx:
-            await fq.insert_seen_articles(
-                tx, [to_record(feed.name, a) for a in fresh if a.key not in post_keys], now
+            ids = await fq.insert_articles(
+                tx, [to_record(feed.name, a) for a in fresh], post_keys, now
             )
             for article in (a for a in fresh if a.key in post_keys):
-                record = to_record(feed.name, article)
-                article_id = await fq.insert_article(tx, record, posted=True, now=now)
+                article_id = ids[article.key]
                 topics = article_topics(feed, article)
-                subscribers = self.audience.subscribers_among(pool, topics)
+                # The pool's targets, not new ones: a pool may be 100,000 subscribers.
+                subscribers = [
+                    target
+                    for target, s in zip(everyone, pool, strict=True)
+                    if not s.topics or not topics.isdisjoint(s.topics)
+                ]
                 # A post per language; private copies carry "More like this", channel posts
                 # stay clean.
                 for lang, targets, private in [
@@ -306,6 +321,12 @@ class FeedPoller:
                     if private:
                         body = with_related_button(body, article_id, lang)
                     await self.outbox.enqueue(tx, Item("article", body, str(article_id)), targets)
+                    queued += len(targets)
+            if success is not None:
+                await success(tx)
+        if queued:
+            elapsed = time.perf_counter() - started
+            log.info("feed %s: %d deliveries queued in %.2f s", feed.name, queued, elapsed)
 
     def _with_appeal(self, post: Post, feed: FeedSettings, article: Article, lang: Lang) -> Post:
         """The post with its campaign's appeal, when the article asks for one."""

@@ -25,6 +25,7 @@ from bot.chat import (
     Transient,
 )
 from bot.chat.codec import post_from_json
+from bot.outbox.commits import DeliveryWrites
 from bot.outbox.wake import WakeSignal
 from bot.storage import Database
 from bot.storage import outbox as q
@@ -109,6 +110,7 @@ class DeliveryWorker:
         self._batch: list[q.DeliveryRow] = []
         self._batch_read_at = -math.inf
         self._stale = True
+        self._writes = DeliveryWrites(db, clock=clock)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; sends in flight are finished before returning."""
@@ -204,7 +206,7 @@ class DeliveryWorker:
                 self._wake.set()
 
         try:
-            claimed = await q.claim(self.db, row.id, self.clock())
+            claimed = await self._writes.claim(row.id)
             if claimed:  # else another worker took it, or it was cancelled meanwhile
                 await self._attempt(row, answer)
         finally:
@@ -263,8 +265,8 @@ class DeliveryWorker:
             await self._sent(row, sent)
 
     async def _sent(self, row: q.DeliveryRow, sent: SentRef) -> None:
-        now = self.clock()
-        await q.finish(self.db, row.id, q.SENT, now=now, message_id=sent.message_id, form=sent.form)
+        # Committed with the next claim (bot/outbox/commits.py): one transaction for many.
+        await self._writes.finish(q.Outcome(row.id, q.SENT, sent.message_id, form=sent.form))
         if row.action == "edit" and sent.form != row.form:
             await q.record_form(self.db, row, sent.form)
         if sent.chat.id != row.chat_id:

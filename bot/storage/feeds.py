@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Container
 from dataclasses import dataclass
 
 from bot.storage.db import Database, Executor, Row, Tx, marks
@@ -62,13 +63,18 @@ async def sync_feed(db: Database, name: str, configured_url: str, now: float) ->
     return found
 
 
+async def all_feeds(db: Executor) -> dict[str, FeedRow]:
+    rows = await db.fetch_all(_SELECT_FEED.partition(" WHERE ")[0])
+    return {str(r["name"]): _feed(r) for r in rows}
+
+
 async def get_feed(db: Executor, name: str) -> FeedRow | None:
     row = await db.fetch_one(_SELECT_FEED, (name,))
     return None if row is None else _feed(row)
 
 
 async def record_success(
-    db: Database,
+    db: Executor,
     name: str,
     *,
     now: float,
@@ -119,14 +125,17 @@ async def seen_articles(db: Executor, feed: str) -> dict[str, SeenArticle]:
     return {str(r["key"]): SeenArticle(r["id"], r["content_hash"], bool(r["posted"])) for r in rows}
 
 
-async def canonical_posted(db: Executor, canonical_url: str) -> bool:
-    if not canonical_url:
-        return False
-    row = await db.fetch_one(
-        "SELECT 1 AS found FROM articles WHERE canonical_url = ? AND posted = 1 LIMIT 1",
-        (canonical_url,),
+async def canonicals_posted(db: Executor, canonical_urls: list[str]) -> set[str]:
+    """Which of `canonical_urls` an article already posted has (one query)."""
+    wanted = sorted({u for u in canonical_urls if u})
+    if not wanted:
+        return set()
+    rows = await db.fetch_all(
+        f"SELECT DISTINCT canonical_url FROM articles "  # noqa: S608
+        f"WHERE posted = 1 AND canonical_url IN ({marks(wanted)})",
+        tuple(wanted),
     )
-    return row is not None
+    return {str(r["canonical_url"]) for r in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +177,25 @@ async def insert_article(tx: Tx, a: ArticleRecord, *, posted: bool, now: float) 
     return int(row["id"])
 
 
-async def insert_seen_articles(tx: Tx, records: list[ArticleRecord], now: float) -> None:
-    """Record articles that are not posted, in one statement (a first poll sees many)."""
-    await tx.executemany(_INSERT_ARTICLE, [_article_params(a, False, now) for a in records])
+_ROWS_PER_INSERT = 500  # 13 parameters a row, well under SQLite's 32,766
+
+
+async def insert_articles(
+    tx: Tx, records: list[ArticleRecord], posted: Container[str], now: float
+) -> dict[str, int]:
+    """Record a poll's new articles (those keyed in `posted` as posted) in one statement
+    per 500 (a first poll sees many); returns each one's id by key."""
+    ids: dict[str, int] = {}
+    for start in range(0, len(records), _ROWS_PER_INSERT):
+        chunk = records[start : start + _ROWS_PER_INSERT]
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        params = [p for a in chunk for p in _article_params(a, a.key in posted, now)]
+        rows = await tx.fetch_all(
+            _INSERT_ARTICLE.partition(" VALUES ")[0] + f" VALUES {values} RETURNING id, key",
+            tuple(params),
+        )
+        ids.update((str(r["key"]), int(r["id"])) for r in rows)
+    return ids
 
 
 async def update_article_content(tx: Tx, article_id: int, a: ArticleRecord) -> None:
@@ -263,8 +288,15 @@ async def active_subscribers(db: Executor, platforms: list[str]) -> list[Subscri
         f"WHERE active = 1 AND platform IN ({marks(platforms)}) ORDER BY created_at",
         tuple(platforms),
     )
+    # One string per platform name, and the empty topics list read without json: a pool
+    # of 100,000 subscribers is read for every article.
+    names = {p: p for p in platforms}
     return [
-        Subscriber(str(r["platform"]), str(r["chat_id"]), tuple(json.loads(r["topics"])))
+        Subscriber(
+            names.get(r["platform"], r["platform"]),
+            str(r["chat_id"]),
+            () if r["topics"] == "[]" else tuple(json.loads(r["topics"])),
+        )
         for r in rows
     ]
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -108,12 +109,40 @@ async def insert_item(
     assert row is not None
     item_id = int(row["id"])
     due = now if due is None else due
-    await tx.executemany(
-        "INSERT INTO deliveries (item_id, platform, chat_id, chat_kind, target, state, "
-        "next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-        [(item_id, t.platform, t.chat_id, t.chat_kind, t.target, due, now) for t in targets],
-    )
+    for (platform, chat_kind, target), chat_ids in _runs(targets):
+        # One statement a run, its chat ids as one JSON array the database unpacks:
+        # no parameter tuple per row (a fan-out to 100,000 chats is 100,000 rows).
+        await tx.execute(
+            _INSERT_RUN[tx.dialect],
+            (item_id, platform, chat_kind, target, due, now, json.dumps(chat_ids)),
+        )
     return item_id
+
+
+# The rows of a run of targets, in the order of its JSON array of chat ids.
+_INSERT_RUN = {
+    "sqlite": "INSERT INTO deliveries (item_id, platform, chat_id, chat_kind, target, state, "
+    "next_attempt_at, updated_at) SELECT ?, ?, value, ?, ?, 'pending', ?, ? "
+    "FROM json_each(?) ORDER BY key",
+    "postgres": "INSERT INTO deliveries (item_id, platform, chat_id, chat_kind, target, state, "
+    "next_attempt_at, updated_at) SELECT ?, ?, chat.id, ?, ?, 'pending', ?, ? "
+    "FROM json_array_elements_text(?::json) WITH ORDINALITY AS chat (id, n) ORDER BY chat.n",
+}
+
+
+def _runs(targets: Iterable[Target]) -> Iterator[tuple[tuple[str, str, str], list[str]]]:
+    """Consecutive targets alike but for their chat, as (platform, kind, target), chat ids."""
+    run: list[str] = []
+    alike: tuple[str, str, str] | None = None
+    for t in targets:
+        key = (t.platform, t.chat_kind, t.target)
+        if key != alike:
+            if alike is not None:
+                yield alike, run
+            alike, run = key, []
+        run.append(t.chat_id)
+    if alike is not None:
+        yield alike, run
 
 
 async def insert_edits(tx: Tx, item_id: int, post_json: str, now: float) -> list[str]:
@@ -180,6 +209,42 @@ async def claim(db: Database, delivery_id: int, now: float) -> bool:
         params,
     )
     return changed == 1
+
+
+async def claim_many(tx: Tx, delivery_ids: Sequence[int], now: float) -> set[int]:
+    """`claim` for many rows in one statement, inside `tx`; the ids claimed (a row another
+    worker took, or one cancelled meanwhile, is not among them)."""
+    if not delivery_ids:
+        return set()
+    where = f"id IN ({marks(delivery_ids)}) AND state = 'pending'"
+    if tx.dialect == "postgres":
+        where = f"id IN (SELECT id FROM deliveries WHERE {where} FOR UPDATE SKIP LOCKED)"  # noqa: S608
+    rows = await tx.fetch_all(
+        "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ? "  # noqa: S608
+        f"WHERE {where} RETURNING id",
+        (now, *delivery_ids),
+    )
+    return {int(r["id"]) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A row's final state, as `finish` writes it."""
+
+    delivery_id: int
+    state: str
+    message_id: str | None = None
+    error: str | None = None
+    form: str | None = None  # what was sent (the adapter's SentRef.form)
+
+
+async def finish_many(tx: Tx, outcomes: Sequence[Outcome], now: float) -> None:
+    """`finish` for many rows in one round trip, inside `tx`."""
+    await tx.executemany(
+        "UPDATE deliveries SET state = ?, message_id = COALESCE(?, message_id), error = ?, "
+        "sent_form = COALESCE(?, sent_form), updated_at = ? WHERE id = ?",
+        [(o.state, o.message_id, o.error, o.form, now, o.delivery_id) for o in outcomes],
+    )
 
 
 async def finish(
@@ -305,6 +370,48 @@ async def backlog(db: Executor) -> dict[str, int]:
         "WHERE state IN ('pending', 'sending') GROUP BY platform ORDER BY platform"
     )
     return {str(r["platform"]): int(r["n"]) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutSpan:
+    """Items' sends on one platform: how many are not final yet, how many were sent, and
+    the seconds from the first sent to the last (by their last update)."""
+
+    unfinished: int
+    sent: int
+    seconds: float
+
+
+async def fanout_span(db: Executor, item_ids: Sequence[int], platform: str) -> FanoutSpan:
+    row = await db.fetch_one(
+        "SELECT SUM(CASE WHEN state IN ('pending', 'sending') THEN 1 ELSE 0 END) AS unfinished, "  # noqa: S608
+        "SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END) AS sent, "
+        "MIN(CASE WHEN state = 'sent' THEN updated_at END) AS first, "
+        "MAX(CASE WHEN state = 'sent' THEN updated_at END) AS last "
+        f"FROM deliveries WHERE item_id IN ({marks(item_ids)}) AND platform = ? "
+        "AND action = 'send'",
+        (*item_ids, platform),
+    )
+    if row is None or not row["sent"]:
+        return FanoutSpan(int(row["unfinished"] or 0) if row else 0, 0, 0.0)
+    seconds = float(row["last"]) - float(row["first"])
+    return FanoutSpan(int(row["unfinished"] or 0), int(row["sent"]), seconds)
+
+
+async def items_after(
+    db: Executor, after_id: int, kind: str, limit: int
+) -> list[tuple[int, str | None]]:
+    """Items of `kind` with ids above `after_id`, oldest first: (id, ref)."""
+    rows = await db.fetch_all(
+        "SELECT id, ref FROM outbox_items WHERE id > ? AND kind = ? ORDER BY id LIMIT ?",
+        (after_id, kind, limit),
+    )
+    return [(int(r["id"]), r["ref"]) for r in rows]
+
+
+async def last_item_id(db: Executor) -> int:
+    row = await db.fetch_one("SELECT MAX(id) AS last FROM outbox_items")
+    return int(row["last"] or 0) if row else 0
 
 
 async def item_counts(db: Executor, item_id: int) -> dict[str, int]:

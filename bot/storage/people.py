@@ -22,9 +22,20 @@ async def language_of(db: Executor, platform: str, user_ids: Sequence[str]) -> s
     return None if row is None else str(row["language"])
 
 
+_CROWD = 2000  # more ids than this are looked up in one read of the platform's choices
+
+
 async def languages(db: Executor, platform: str, user_ids: Sequence[str]) -> dict[str, str]:
     """The chosen language of each of these ids that chose one (a fan-out's readers)."""
     chosen: dict[str, str] = {}
+    if len(user_ids) > _CROWD:
+        # A fan-out's crowd: every choice on the platform in one read (people who chose
+        # are a part of those who read), kept for the ids asked about.
+        rows = await db.fetch_all(
+            "SELECT user_id, language FROM people WHERE platform = ?", (platform,)
+        )
+        wanted = set(user_ids)
+        return {str(r["user_id"]): str(r["language"]) for r in rows if r["user_id"] in wanted}
     for start in range(0, len(user_ids), 500):  # SQLite caps the parameters of one query
         batch = user_ids[start : start + 500]
         rows = await db.fetch_all(

@@ -286,13 +286,19 @@ async def test_feeds_articles_and_their_state(store: Database) -> None:
     assert (ok.failures, ok.etag, ok.first_polled_at) == (0, '"x"', 4.0)
     async with store.transaction() as tx:
         article_id = await fq.insert_article(tx, _record("a1", "One"), posted=True, now=5.0)
-        await fq.insert_seen_articles(tx, [_record("a2", "Two")], 5.0)
+        ids = await fq.insert_articles(
+            tx, [_record("a2", "Two"), _record("a3", "Three")], {"a3"}, 5.0
+        )
         await fq.update_article_content(tx, article_id, _record("a1", "One, updated"))
+    assert sorted(ids) == ["a2", "a3"]
+    assert len(set(ids.values()) | {article_id}) == 3
     seen = await fq.seen_articles(store, "news")
-    assert {k: v.posted for k, v in seen.items()} == {"a1": True, "a2": False}
-    assert await fq.canonical_posted(store, "https://example.org/a1")
-    assert not await fq.canonical_posted(store, "https://example.org/a2")
-    assert await fq.posted_counts(store) == {"news": 1}
+    assert {k: v.posted for k, v in seen.items()} == {"a1": True, "a2": False, "a3": True}
+    assert {k: v.id for k, v in seen.items() if k != "a1"} == ids
+    urls = [f"https://example.org/{k}" for k in ("a1", "a2", "a3", "a4")]
+    assert await fq.canonicals_posted(store, [*urls, ""]) == {urls[0], urls[2]}
+    assert await fq.canonicals_posted(store, []) == set()
+    assert await fq.posted_counts(store) == {"news": 2}
     assert await fq.article_items(store, article_id) == []
     await fq.sync_feed(store, "news", "https://example.org/other", 6.0)  # a new URL: afresh
     fresh = await fq.get_feed(store, "news")

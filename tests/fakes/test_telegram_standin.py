@@ -68,6 +68,25 @@ async def test_edits_and_pins_count_against_the_flood_windows(api: TelegramApi, 
     assert not api.pinned
 
 
+async def test_paid_broadcasts_go_past_the_free_window_but_not_the_chat_limit(
+    api: TelegramApi, bot: Bot
+) -> None:
+    api.strict(overall_per_second=2, per_chat_per_second=1, paid_per_second=4)
+    for n in range(4):
+        api.add_chat(USER + 10 + n)
+    await bot.send_message(USER + 10, "free")
+    await bot.send_message(USER + 11, "free")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(USER + 12, "free, over the window")
+    await bot.send_message(USER + 12, "paid", allow_paid_broadcast=True)
+    with pytest.raises(RetryAfter):  # a chat's own limit holds for paid sends
+        await bot.send_message(USER + 12, "paid again", allow_paid_broadcast=True)
+    await bot.send_message(USER + 13, "paid", allow_paid_broadcast=True)
+    with pytest.raises(RetryAfter):  # the paid window is full too
+        await bot.send_message(USER, "paid, over the window", allow_paid_broadcast=True)
+    assert (api.stats.sent, api.stats.paid, api.stats.rejected_429) == (4, 2, 3)
+
+
 async def test_answering_a_button_press_is_not_counted(api: TelegramApi, bot: Bot) -> None:
     api.strict(overall_per_second=1, per_chat_per_second=1, per_group_per_minute=20)
     sent = await bot.send_message(USER, "pick", reply_markup=keyboard("a"))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.feeds.article import Article, canonical_url
-from bot.feeds.parse import SUMMARY_MAX, NotAFeed, parse_feed
-from bot.feeds.text import cut_text, html_to_text
+from bot.feeds.html_text import html_to_text
+from bot.feeds.parse import SUMMARY_MAX, NotAFeed, cut_text, parse_feed
 from tests.helpers import real_feed_params, require_real_feed
 
 FEED_URL = "https://example.org/blog/feed.xml"

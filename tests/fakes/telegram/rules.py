@@ -59,6 +59,8 @@ class StrictLimits:
     overall_per_second: int = 30
     per_chat_per_second: int = 1
     per_group_per_minute: int = 20
+    # Sends with allow_paid_broadcast: up to this many a second overall (paid in Stars).
+    paid_per_second: int = 1000
 
 
 class FloodWindows:
@@ -68,11 +70,15 @@ class FloodWindows:
         self.limits = limits
         self._times: dict[str, deque[float]] = {}
 
-    def take(self, chat: dict[str, Any]) -> None:
-        """Count one call in `chat`, or raise 429 with `retry_after` if a window is full."""
+    def take(self, chat: dict[str, Any], *, paid: bool = False) -> None:
+        """Count one call in `chat`, or raise 429 with `retry_after` if a window is full.
+
+        A paid broadcast counts in the same overall window, against the paid limit.
+        """
         now = time.monotonic()
+        overall = self.limits.paid_per_second if paid else self.limits.overall_per_second
         windows = [
-            ("all", 1.0, self.limits.overall_per_second),
+            ("all", 1.0, overall),
             (f"chat:{chat['id']}", 1.0, self.limits.per_chat_per_second),
         ]
         if chat["type"] != "private":

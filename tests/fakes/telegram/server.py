@@ -105,9 +105,9 @@ class TelegramApi(ChatState):
         refuse_unless_present(chat, self.status.get(chat["id"], "member"), method)
         return chat
 
-    def _rate(self, chat: dict[str, Any], method: str) -> None:
+    def _rate(self, chat: dict[str, Any], method: str, *, paid: bool = False) -> None:
         if self._windows is not None and method in RATED_METHODS:
-            self._windows.take(chat)
+            self._windows.take(chat, paid=paid)
 
     async def _fault(self, method: str) -> None:
         if method not in FAULTABLE or not self._faults:
@@ -208,7 +208,8 @@ class TelegramApi(ChatState):
         if "message_id" in reply and not reply.get("allow_sending_without_reply"):
             self.find(chat["id"], int(reply["message_id"]), "message to be replied not found")
         keyboard = check_keyboard(p.get("reply_markup"))
-        self._rate(chat, "sendPhoto" if shown.photo is not None else "sendMessage")
+        paid = p.get("allow_paid_broadcast") in (True, "true", "True")
+        self._rate(chat, "sendPhoto" if shown.photo is not None else "sendMessage", paid=paid)
         message = self._message(chat, sender=self.bot_user, **shown.json)
         markup = {"inline_keyboard": keyboard} if keyboard else {}
         shown.json = message | ({"reply_markup": markup} if markup else {})
@@ -218,6 +219,7 @@ class TelegramApi(ChatState):
         shown.reply_to = reply.get("message_id")
         self._show(shown)
         self.stats.sent += 1
+        self.stats.paid += paid
         return shown.json
 
     async def _m_pinChatMessage(self, p: dict[str, Any]) -> Any:

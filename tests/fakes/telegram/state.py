@@ -71,6 +71,7 @@ class Stats:
     sent: int = 0  # sends Telegram accepted
     rejected_429: int = 0  # 429 answers (flood limits and injected)
     conflicts_409: int = 0  # getUpdates refused: a webhook is set, or another poll took over
+    paid: int = 0  # accepted sends that asked for a paid broadcast (allow_paid_broadcast)
     calls: Counter[str] = field(default_factory=Counter)
 
 
