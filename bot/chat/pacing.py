@@ -187,8 +187,9 @@ class CallGate:
 
     def __init__(self, pacer: Pacer) -> None:
         self.pacer = pacer
-        self._lanes: dict[bool, deque[object]] = {True: deque(), False: deque()}
-        self._changed: asyncio.Event | None = None
+        # Each waiter has its own event, set when it may be first in line: a change wakes
+        # the head of each lane only, not every waiter (a fan-out keeps dozens waiting).
+        self._lanes: dict[bool, deque[asyncio.Event]] = {True: deque(), False: deque()}
 
     @classmethod
     def unlimited(cls) -> CallGate:
@@ -228,7 +229,7 @@ class CallGate:
 
     async def _queue(self, lane: bool, chat_id: str) -> bool:
         """Wait in `lane` until a global token is free for us; False if the chat got busy."""
-        me = object()
+        me = asyncio.Event()
         queue = self._lanes[lane]
         queue.append(me)
         try:
@@ -239,18 +240,16 @@ class CallGate:
                 wait = _IDLE_WAIT if ahead else self.pacer.global_wait()
                 if wait <= 0:
                     return True
-                await self._changes(wait)
+                me.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await me.wait()
         finally:
             queue.remove(me)
             self._notify()
 
-    async def _changes(self, seconds: float) -> None:
-        if self._changed is None:
-            self._changed = asyncio.Event()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), seconds)
-
     def _notify(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
+        """Something changed (a call answered, a waiter left): the heads look again."""
+        for queue in self._lanes.values():
+            if queue:
+                queue[0].set()
