@@ -71,7 +71,8 @@ class DeliveryWrites:
                         now = self._clock()
                         if outcomes:
                             await q.finish_many(tx, [o for o, _ in outcomes], now)
-                        claimed = await q.claim_many(tx, [i for i, _ in claims], now)
+                        fence = self._db if isinstance(self._db, q.Fenced) else None
+                        claimed = await q.claim_many(tx, [i for i, _ in claims], now, fence)
                 except Exception as exc:  # each caller sees its write fail, as it would alone
                     futures: list[asyncio.Future[bool] | asyncio.Future[None]] = [
                         *(f for _, f in claims),

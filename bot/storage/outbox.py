@@ -211,18 +211,26 @@ async def claim(db: Database, delivery_id: int, now: float) -> bool:
     return changed == 1
 
 
-async def claim_many(tx: Tx, delivery_ids: Sequence[int], now: float) -> set[int]:
+async def claim_many(
+    tx: Tx, delivery_ids: Sequence[int], now: float, fence: Fenced | None = None
+) -> set[int]:
     """`claim` for many rows in one statement, inside `tx`; the ids claimed (a row another
-    worker took, or one cancelled meanwhile, is not among them)."""
+    worker took, or one cancelled meanwhile, is not among them). `fence`: the `Fenced`
+    view the worker claims through, whose role's lock every claim must still hold."""
     if not delivery_ids:
         return set()
     where = f"id IN ({marks(delivery_ids)}) AND state = 'pending'"
+    params: tuple[object, ...] = (now, *delivery_ids)
     if tx.dialect == "postgres":
         where = f"id IN (SELECT id FROM deliveries WHERE {where} FOR UPDATE SKIP LOCKED)"  # noqa: S608
+        if fence is not None:
+            condition, fence_params = fence.claim_fence()
+            where += f" AND {condition}"
+            params += fence_params
     rows = await tx.fetch_all(
         "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ? "  # noqa: S608
         f"WHERE {where} RETURNING id",
-        (now, *delivery_ids),
+        params,
     )
     return {int(r["id"]) for r in rows}
 
