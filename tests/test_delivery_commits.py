@@ -58,7 +58,7 @@ async def test_writes_that_come_together_commit_together(db: Database) -> None:
     assert claimed == [True] * 50
     assert counting.transactions == 1
     again = await asyncio.gather(writes.claim(ids[0]), writes.claim(ids[1]))
-    assert again == [False, False]  # already taken
+    assert list(again) == [False, False]  # already taken
     await asyncio.gather(*(writes.finish(q.Outcome(i, q.SENT, str(i))) for i in ids))
     assert counting.transactions == 3
     rows = await db.fetch_all("SELECT state, message_id, attempts FROM deliveries")

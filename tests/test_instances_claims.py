@@ -11,6 +11,7 @@ import pytest
 from bot.chat import Post
 from bot.chat.codec import post_to_json
 from bot.cluster_takeover import Takeover
+from bot.outbox.commits import DeliveryWrites
 from bot.outbox.wake import WakeSignals
 from bot.storage import outbox as q
 from bot.storage.postgres import PostgresDatabase
@@ -56,6 +57,24 @@ async def test_no_claim_once_the_role_lock_is_gone_even_before_its_holder_notice
         assert not await q.claim(fenced, second, 2.0)
         assert await _states(db) == [q.SENDING, q.PENDING]
         assert await q.claim(db, second, 3.0)  # unfenced (one instance): claims as before
+    finally:
+        await locks.close()
+
+
+async def test_claims_committed_together_are_fenced_too(db: PostgresDatabase) -> None:
+    """The delivery worker's group commit (bot/outbox/commits.py) claims through the same
+    fence: nothing once the role's lock is gone."""
+    first, second, third = await _rows(db, 3)
+    locks = RoleLocks(db, "a")
+    await locks.connect()
+    try:
+        assert await locks.try_take("matrix")
+        writes = DeliveryWrites(FencedDatabase(db, locks, "matrix"))
+        assert list(await asyncio.gather(writes.claim(first), writes.claim(second))) == [True] * 2
+        await db.execute("SELECT pg_terminate_backend(?)", (locks.pid,))
+        await _gone(db, locks.pid)
+        assert not await writes.claim(third)
+        assert await _states(db) == [q.SENDING, q.SENDING, q.PENDING]
     finally:
         await locks.close()
 
