@@ -199,7 +199,11 @@ def event_body(phase: str, client: int, n: int) -> str:
                 "payment_status": "paid",
                 "status": "complete",
                 "payment_intent": "pi_" + session.removeprefix("cs_"),
-                "metadata": {"campaign": "russia", "earmark": "for russia"},
+                "metadata": {
+                    "campaign": "russia",
+                    "earmark": "for russia",
+                    "source": "outreach-bot",  # only payments the bot made count
+                },
                 "customer_details": None,
             }
         },
