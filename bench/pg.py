@@ -8,48 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 
-from tests.postgres import PostgresServer, _free_port, _run_as_owner, server_bin
+from tests.postgres import PostgresServer, running_postgres
+
+
+def _no_server(reason: str) -> None:
+    raise SystemExit(reason)
 
 
 @contextlib.contextmanager
 def temporary_postgres(*, durable: bool = True) -> Iterator[PostgresServer]:
     """A running server for the block; stopped and removed after it."""
-    bindir = server_bin()
-    if bindir is None:
-        raise SystemExit(
-            "no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql"
-        )
-    folder = Path(tempfile.mkdtemp(prefix="outreach-bench-pg-"))
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        owner = pwd.getpwnam("postgres")
-        os.chown(folder, owner.pw_uid, owner.pw_gid)
-    server = PostgresServer(bindir, folder, _free_port())
-    _run_as_owner([
-        str(bindir / "initdb"), "-D", str(server.data), "-U", "postgres", "-A", "trust",
-        "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
-    ])  # fmt: skip
-    options = (
-        f"-c listen_addresses=127.0.0.1 -p {server.port} -c unix_socket_directories={folder} "
-        "-c max_connections=200"
-    )
-    if not durable:
-        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    server.pg_ctl("-o", options, "-l", str(folder / "log"), "-w", "-t", "30", "start")
-    try:
+    with running_postgres(durable=durable, missing=_no_server) as server:
         yield server
-    finally:
-        with contextlib.suppress(subprocess.SubprocessError):
-            server.pg_ctl("-m", "immediate", "-w", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def new_database(server: PostgresServer, name: str) -> str:

@@ -16,7 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,14 +111,22 @@ def _run_as_owner(argv: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
-    """Start a throwaway server, stop it (immediately) and remove its folder on exit."""
+def running_postgres(
+    *, durable: bool = False, missing: Callable[[str], object] | None = None
+) -> Iterator[PostgresServer]:
+    """Start a throwaway server, stop it (immediately) and remove its folder on exit.
+
+    `durable` keeps fsync and synchronous commits on (the benchmarks' choice); without
+    server binaries `missing` is called with the reason (default: skip, or fail in CI).
+    """
     bindir = server_bin()
     if bindir is None:
-        skip_or_fail("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql")
-        raise AssertionError  # unreachable: skip_or_fail raises
+        (missing or skip_or_fail)(
+            "no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql"
+        )
+        raise AssertionError  # unreachable: `missing` raises
     folder = Path(tempfile.mkdtemp(prefix="outreach-pg-"))
-    if os.geteuid() == 0:
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
         owner = pwd.getpwnam("postgres")
         os.chown(folder, owner.pw_uid, owner.pw_gid)
     server = PostgresServer(bindir, folder, _free_port())
@@ -128,8 +136,10 @@ def running_postgres() -> Iterator[PostgresServer]:
     ])  # fmt: skip
     options = (
         f"-c listen_addresses=127.0.0.1 -p {server.port} -c unix_socket_directories={folder} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        "-c max_connections=200"
     )
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     server.pg_ctl("-o", options, "-l", str(folder / "log"), "-w", "-t", "30", "start")
     try:
         yield server
