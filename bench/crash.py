@@ -72,7 +72,7 @@ from bench.memory import (
     write_config,
 )
 from bench.pg import new_database, temporary_postgres
-from tests.fakes.telegram_api import TelegramApi, telegram_api
+from tests.fakes.telegram import TelegramApi, telegram_api
 from tests.synapse import MatrixUser, Synapse, running_synapse
 
 FINAL = ("sent", "failed", "unknown", "gone", "cancelled")

@@ -43,7 +43,7 @@ from bot.adapters.telegram import ALLOWED_UPDATES, TelegramAdapter
 from bot.app import build_app
 from bot.config import parse_config
 from bot.storage import open_database
-from tests.fakes.telegram_api import ShownMessage, telegram_api
+from tests.fakes.telegram import ShownMessage, telegram_api
 
 FIRST_USER, USERS = 500_000, 10
 POLL_TIMEOUT = 10.0  # the adapter's default long-polling timeout, used by both bots

@@ -74,7 +74,7 @@ from bot.i18n import Lang
 from bot.outbox import Item
 from bot.storage import open_database
 from bot.storage import outbox as q
-from tests.fakes.telegram_api import ShownMessage, telegram_api
+from tests.fakes.telegram import ShownMessage, telegram_api
 
 FIRST_USER = 100_000
 FIRST_PERSON = 900_000  # people who send commands during the fan-out

@@ -49,7 +49,7 @@ from nio import AsyncClient, RoomCreateResponse, RoomPreset
 
 from bot.storage import feeds as fq
 from bot.storage import open_database
-from tests.fakes.telegram_api import TelegramApi, telegram_api
+from tests.fakes.telegram import TelegramApi, telegram_api
 from tests.synapse import MatrixUser, Synapse, running_synapse
 
 FIRST_CHAT = 1_000_001  # Telegram user ids of the subscribers' private chats

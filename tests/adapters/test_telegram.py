@@ -49,7 +49,7 @@ from bot.outbox import Item
 from bot.storage import Database, open_database
 from bot.storage import feeds as fq
 from bot.storage import outbox as q
-from tests.fakes.telegram_api import TelegramApi, parse_html, telegram_api
+from tests.fakes.telegram import TelegramApi, parse_html, telegram_api
 
 USER, ADMIN, OTHER = 1001, 2002, 3003
 CHANNEL = -1001234

@@ -14,7 +14,7 @@ from bot.app import App, build_app
 from bot.config import parse_config
 from bot.storage import feeds as fq
 from bot.storage import open_database
-from tests.fakes.telegram_api import TelegramApi, telegram_api
+from tests.fakes.telegram import TelegramApi, telegram_api
 
 USER, ADMIN, GROUP, CHANNEL = 1001, 2002, -500, -1009
 

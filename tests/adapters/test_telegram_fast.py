@@ -38,7 +38,7 @@ from bot.chat import (
     para,
 )
 from bot.storage import outbox as q
-from tests.fakes.telegram_api import TelegramApi, telegram_api
+from tests.fakes.telegram import TelegramApi, telegram_api
 
 USER, OTHER = 1001, 1002
 GROUP, SUPERGROUP = -5, -1005

@@ -33,7 +33,7 @@ from bot.chat import (
     link,
     para,
 )
-from tests.fakes.telegram_api import parse_html
+from tests.fakes.telegram import parse_html
 
 FAMILY = "👨\u200d👩\u200d👧"  # one emoji, five code points, eight UTF-16 units
 THUMBS = "👍🏽"  # an emoji and a skin-tone modifier

@@ -10,7 +10,7 @@ import pytest
 from bot.appeals.links import DeepLink, read_payload
 from bot.cli import main
 from bot.config import ConfigError
-from tests.fakes.telegram_api import telegram_api
+from tests.fakes.telegram import telegram_api
 from tests.helpers import make_config
 
 CAMPAIGN = {"id": "russia", "title": "Russia", "earmark": "for Russia", "goal": 100}

@@ -15,7 +15,7 @@ from bot.app import App, build_app
 from bot.config import parse_config
 from bot.storage import open_database
 from tests.fakes.feed_server import FeedServer, feed_server
-from tests.fakes.telegram_api import TelegramApi, telegram_api
+from tests.fakes.telegram import TelegramApi, telegram_api
 from tests.helpers import rss
 
 NEW_USER, SUBSCRIBER, CHANNEL = 7001, 7002, -1009

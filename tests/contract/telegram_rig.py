@@ -11,7 +11,7 @@ from bot.chat import ChatKind, ChatRef
 from tests.contract.capabilities import CAPABILITIES
 from tests.contract.relay import Relay
 from tests.contract.rig import Refusing, Shown
-from tests.fakes.telegram_api import ShownMessage, TelegramApi, telegram_api, utf16_len
+from tests.fakes.telegram import ShownMessage, TelegramApi, telegram_api, utf16_len
 
 GROUP_ID = -4_001  # a basic group: it can become a supergroup
 SUPERGROUP_ID = -1_001_004_001

@@ -26,7 +26,7 @@ from tests.adapters.test_matrix_synapse import (
     running_bot,
 )
 from tests.adapters.test_telegram_app import ADMIN, CHANNEL, USER, config_data, running
-from tests.fakes.telegram_api import TelegramApi, telegram_api
+from tests.fakes.telegram import TelegramApi, telegram_api
 from tests.synapse import Human, Synapse
 
 
