@@ -2,7 +2,7 @@
 
     python -m bench.donate_latency [--n 500] [--warmup 20]
 
-The Bot API stand-in (tests/fakes/telegram_api.py) runs in its own process and
+The Bot API stand-in (tests/fakes/telegram/) runs in its own process and
 does the timing there: it injects a `/donate` from a user in a private chat,
 waits for the bot's answer to arrive, and starts the next one right away; the
 time is from the injection to the moment the stand-in accepts the reply. The

@@ -2,7 +2,7 @@
 
     python -m bench.fanout [--chats 3000] [--rate 300] [--headroom 1.0] [--commands 20] [--hog]
 
-The Bot API stand-in (tests/fakes/telegram_api.py) runs in its own process and
+The Bot API stand-in (tests/fakes/telegram/) runs in its own process and
 enforces a strict rolling window: at most R sends in any second overall and one
 per second per chat; a send over either limit is answered 429 + retry_after.
 
